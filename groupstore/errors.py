@@ -1,0 +1,134 @@
+"""The groupstore error tree.
+
+Every error a caller can see is a ``GroupStoreError``; each class carries a
+stable string ``code`` that the GraphQL gateway sends to clients as
+``extensions.code``. Driver exceptions are translated at the storage boundary
+(``groupstore.storage.errors``) and never reach a caller untranslated.
+
+    GroupStoreError                      STORE_ERROR
+    ├── ConstraintViolationError         CONSTRAINT_VIOLATION
+    │   ├── InvalidParameterError        INVALID_PARAMETER
+    │   ├── InvalidArgumentError         INVALID_ARGUMENT
+    │   └── DuplicateUserError           DUPLICATE_USER
+    ├── UnknownObjectError               NOT_FOUND
+    │   ├── UnknownUserError             UNKNOWN_USER
+    │   ├── UnknownWorkflowError         UNKNOWN_WORKFLOW
+    │   ├── UnknownWorkflowGroupError    UNKNOWN_GROUP
+    │   └── UnknownFileError             UNKNOWN_FILE
+    ├── UnauthenticatedAccessError       UNAUTHENTICATED
+    ├── UnauthorizedAccessError          FORBIDDEN
+    └── StoreUnavailableError            STORE_UNAVAILABLE
+
+Errors keep their constructor arguments in ``args`` so that they pickle and
+have a readable ``repr`` (flowserv's errors lose both).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class GroupStoreError(Exception):
+    """Root of every error raised by groupstore."""
+
+    code: ClassVar[str] = "STORE_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConstraintViolationError(GroupStoreError):
+    """Raised when a value breaks a rule: a bad or duplicate name, a non-JSON value."""
+
+    code: ClassVar[str] = "CONSTRAINT_VIOLATION"
+
+
+class InvalidParameterError(ConstraintViolationError):
+    """Raised when a parameter declaration is malformed."""
+
+    code: ClassVar[str] = "INVALID_PARAMETER"
+
+
+class InvalidArgumentError(ConstraintViolationError):
+    """Raised when a value cannot be cast to a parameter's type."""
+
+    code: ClassVar[str] = "INVALID_ARGUMENT"
+
+
+class DuplicateUserError(ConstraintViolationError):
+    """Raised when a user name is already registered."""
+
+    code: ClassVar[str] = "DUPLICATE_USER"
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"duplicate user '{username}'")
+        self.args = (username,)
+        self.username = username
+
+
+class UnknownObjectError(GroupStoreError):
+    """Raised when an identifier does not name an existing object."""
+
+    code: ClassVar[str] = "NOT_FOUND"
+    type_name: ClassVar[str] = "object"
+
+    def __init__(self, identifier: str | None) -> None:
+        super().__init__(f"unknown {self.type_name} '{identifier}'")
+        self.args = (identifier,)
+        self.identifier = identifier
+
+
+class UnknownUserError(UnknownObjectError):
+    """Raised for an unknown or inactive user (and for failed logins)."""
+
+    code: ClassVar[str] = "UNKNOWN_USER"
+    type_name: ClassVar[str] = "user"
+
+
+class UnknownWorkflowError(UnknownObjectError):
+    """Raised for an unknown workflow identifier."""
+
+    code: ClassVar[str] = "UNKNOWN_WORKFLOW"
+    type_name: ClassVar[str] = "workflow"
+
+
+class UnknownWorkflowGroupError(UnknownObjectError):
+    """Raised for an unknown group identifier."""
+
+    code: ClassVar[str] = "UNKNOWN_GROUP"
+    type_name: ClassVar[str] = "group"
+
+
+class UnknownFileError(UnknownObjectError):
+    """Raised for an unknown file, or a file of another group."""
+
+    code: ClassVar[str] = "UNKNOWN_FILE"
+    type_name: ClassVar[str] = "file"
+
+
+class UnauthenticatedAccessError(GroupStoreError):
+    """Raised for a missing, unknown or expired API key."""
+
+    code: ClassVar[str] = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "not logged in") -> None:
+        super().__init__(message)
+
+
+class UnauthorizedAccessError(GroupStoreError):
+    """Raised when an authenticated user may not perform an action."""
+
+    code: ClassVar[str] = "FORBIDDEN"
+
+    def __init__(self, message: str = "not authorized") -> None:
+        super().__init__(message)
+
+
+class StoreUnavailableError(GroupStoreError):
+    """Raised when the database cannot be reached within the configured time."""
+
+    code: ClassVar[str] = "STORE_UNAVAILABLE"

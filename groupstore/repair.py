@@ -1,0 +1,56 @@
+"""Finding and removing what an interrupted call can leave behind.
+
+Writes happen in a fixed order (bytes before metadata on upload, metadata
+before bytes on delete), so a crash leaves only these orphans:
+
+* groups whose workflow was deleted (delete_workflow, or a create racing it);
+* GridFS files that no group lists (upload interrupted after the bytes, or
+  delete interrupted after the metadata);
+* chunks without a GridFS files document (upload interrupted mid-stream).
+
+An upload in progress looks like an orphan too, so only orphans older than
+``grace`` are removed (by default one hour).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from groupstore.storage.repair import find_orphans, remove_orphans
+from groupstore.store import GroupStore
+
+DEFAULT_GRACE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What a repair found (and removed, unless it was a dry run)."""
+
+    orphan_groups: list[str]
+    orphan_files: list[str]
+    orphan_chunk_files: list[str]
+    removed: bool
+
+    @property
+    def total(self) -> int:
+        return len(self.orphan_groups) + len(self.orphan_files) + len(self.orphan_chunk_files)
+
+
+def repair(
+    store: GroupStore,
+    grace: timedelta = DEFAULT_GRACE,
+    dry_run: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RepairReport:
+    """Find orphans older than ``grace`` and, unless ``dry_run``, remove them."""
+    orphans = find_orphans(store.db, store.fs, grace, progress=progress)
+    if not dry_run:
+        remove_orphans(store.db, store.fs, orphans, progress=progress)
+    return RepairReport(
+        orphan_groups=orphans.groups,
+        orphan_files=orphans.files,
+        orphan_chunk_files=orphans.chunk_files,
+        removed=not dry_run,
+    )

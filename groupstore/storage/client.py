@@ -1,0 +1,132 @@
+"""Opening a MongoDB (or in-memory mongomock) client and preparing the database."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import mongomock
+import mongomock.gridfs
+from pymongo import ASCENDING, IndexModel, MongoClient
+from pymongo.database import Database
+from pymongo.errors import ConfigurationError, InvalidURI
+
+from groupstore.errors import ConstraintViolationError
+from groupstore.storage.errors import translated
+
+MONGOMOCK_SCHEME = "mongomock://"
+
+
+class _ClientOptions:
+    """The one attribute of ``pymongo.MongoClient.options`` that GridFS reads."""
+
+    timeout: float | None = None
+
+
+class MongomockClient(mongomock.MongoClient):  # type: ignore[misc]
+    """mongomock's client with the ``options`` that pymongo's GridFS reads.
+
+    ``gridfs.GridFSBucket.__init__`` reads ``db.client.options.timeout``.
+    mongomock has no ``options``, so its ``__getattr__`` hands back a
+    *collection* named ``timeout``, and every CSOT-wrapped bucket method then
+    fails with ``TypeError`` (and poisons a context variable so that later
+    calls pass: order-dependent tests). A real ``options`` with
+    ``timeout=None`` fixes both.
+    """
+
+    @property
+    def options(self) -> _ClientOptions:
+        return _ClientOptions()
+
+
+@functools.cache
+def _enable_mongomock_gridfs() -> None:
+    """Let stock ``gridfs`` accept mongomock databases (it checks isinstance). Once per process."""
+    mongomock.gridfs.enable_gridfs_integration()
+
+
+def _uri_options(uri: str) -> set[str]:
+    """The connection option names given in a URI's query string, lower-cased."""
+    return {key.lower() for key, _ in parse_qsl(urlsplit(uri).query)}
+
+
+def open_client(uri: str, timeout: float) -> Any:
+    """A client for ``uri``; ``mongomock://`` gives a fresh in-memory server.
+
+    ``timeout`` (seconds) bounds server selection, connecting and each socket
+    read, so that a call against a stopped server fails within a few seconds
+    instead of hanging. Options written in the URI win over these defaults.
+    """
+    if uri.startswith(MONGOMOCK_SCHEME):
+        _enable_mongomock_gridfs()
+        return MongomockClient()
+    given = _uri_options(uri)
+    millis = int(timeout * 1000)
+    defaults = {
+        "serverSelectionTimeoutMS": millis,
+        "connectTimeoutMS": millis,
+        # Long enough for one 4 MiB chunk batch on a slow link; a dead server
+        # is noticed by server selection long before this.
+        "socketTimeoutMS": max(millis * 6, 30_000),
+        "appname": "groupstore",
+    }
+    options = {key: value for key, value in defaults.items() if key.lower() not in given}
+    try:
+        return MongoClient(uri, **options)
+    except (ConfigurationError, InvalidURI) as exc:
+        raise ConstraintViolationError(f"invalid MongoDB URI: {exc}") from exc
+
+
+def database_in_uri(uri: str) -> str | None:
+    """The database named in the URI's path (``mongodb://host/<db>``), if any."""
+    path = urlsplit(uri).path.lstrip("/")
+    return path or None
+
+
+def ping(client: Any) -> None:
+    """Fail with ``StoreUnavailableError`` unless the server answers."""
+    with translated():
+        client.admin.command("ping")
+
+
+GROUP_INDEXES = [
+    # The database enforces name uniqueness: two racing creates cannot both win.
+    IndexModel([("workflow_id", ASCENDING), ("name", ASCENDING)], unique=True,
+               name="group_name_unique"),
+    IndexModel([("workflow_id", ASCENDING), ("seq", ASCENDING)], name="group_by_workflow"),
+    IndexModel([("members", ASCENDING), ("seq", ASCENDING)], name="group_by_member"),
+    IndexModel([("seq", ASCENDING)], name="group_by_seq"),
+]
+USER_INDEXES = [
+    IndexModel([("username_key", ASCENDING)], unique=True, name="username_unique"),
+]
+API_KEY_INDEXES = [
+    IndexModel([("user_id", ASCENDING)], name="api_key_by_user"),
+    # MongoDB removes expired keys by itself; authenticate() checks expiry anyway.
+    IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="api_key_ttl"),
+]
+WORKFLOW_INDEXES = [
+    IndexModel([("name", ASCENDING)], unique=True, name="workflow_name_unique"),
+    IndexModel([("seq", ASCENDING)], name="workflow_by_seq"),
+]
+# The standard GridFS indexes (the same ones pymongo's GridIn would create on
+# first write), created once here instead of checked on every upload.
+GRIDFS_FILES_INDEXES = [
+    IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"),
+    IndexModel([("metadata.group_id", ASCENDING)], name="files_by_group"),
+]
+GRIDFS_CHUNKS_INDEXES = [
+    IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_1_n_1"),
+]
+
+
+def ensure_indexes(db: Database[Any], bucket_name: str) -> None:
+    """Create every index the store relies on; safe to call again."""
+    with translated():
+        db.groups.create_indexes(GROUP_INDEXES)
+        db.users.create_indexes(USER_INDEXES)
+        db.api_keys.create_indexes(API_KEY_INDEXES)
+        db.workflows.create_indexes(WORKFLOW_INDEXES)
+        db[f"{bucket_name}.files"].create_indexes(GRIDFS_FILES_INDEXES)
+        db[f"{bucket_name}.chunks"].create_indexes(GRIDFS_CHUNKS_INDEXES)

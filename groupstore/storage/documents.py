@@ -1,0 +1,155 @@
+"""Converting between MongoDB documents and the domain dataclasses.
+
+User-supplied JSON (workflow spec, engine config, parameter declarations with
+their defaults) is stored as canonical JSON *text* inside the group document.
+MongoDB would store most of it natively, but not everything a user may send:
+keys with ``.`` or a leading ``$`` are reserved or awkward in MongoDB and are
+rejected outright by FerretDB and by some drivers' checks, FerretDB rejects
+nested arrays, and BSON has no integers beyond 64 bits while JSON does.
+As text, every JSON value reads back equal on every server; the price is that
+the server cannot query inside these fields, which nothing here needs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from bson import ObjectId
+
+from groupstore.jsonvalue import check_json
+from groupstore.model import JSON, Group, UploadedFile, User, Workflow
+from groupstore.parameters import Parameter, parameter_from_dict, parameters_to_list
+
+
+def utc_now() -> datetime:
+    """The current UTC time at the millisecond precision that BSON keeps.
+
+    Truncating before writing makes a returned object equal to the same
+    object read back later.
+    """
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A BSON date read back (naive UTC unless the client is tz-aware) as aware UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def new_seq() -> ObjectId:
+    """A creation-order key: ObjectIds grow with time and with a per-process counter."""
+    return ObjectId()
+
+
+def encode_json(value: JSON, what: str) -> str:
+    """Canonical JSON text for a JSON-compatible value (else ConstraintViolationError)."""
+    check_json(value, what)
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def decode_json(text: str | None) -> JSON:
+    return None if text is None else json.loads(text)
+
+
+def encode_parameters(parameters: dict[str, Parameter]) -> str:
+    return encode_json(parameters_to_list(parameters), "parameters")
+
+
+def decode_parameters(text: str | None) -> dict[str, Parameter]:
+    docs = decode_json(text) or []
+    result: dict[str, Parameter] = {}
+    for doc in docs:
+        parameter = parameter_from_dict(doc)
+        result[parameter.name] = parameter
+    return result
+
+
+def file_to_document(file: UploadedFile) -> dict[str, Any]:
+    return {
+        "file_id": file.file_id,
+        "name": file.name,
+        "mime_type": file.mime_type,
+        "size": file.size,
+        "sha256": file.sha256,
+        "created_at": file.created_at,
+    }
+
+
+def file_from_document(doc: dict[str, Any]) -> UploadedFile:
+    return UploadedFile(
+        file_id=doc["file_id"],
+        name=doc["name"],
+        mime_type=doc["mime_type"],
+        size=doc["size"],
+        created_at=as_utc(doc["created_at"]),
+        sha256=doc["sha256"],
+    )
+
+
+def group_to_document(group: Group, seq: ObjectId) -> dict[str, Any]:
+    return {
+        "_id": group.group_id,
+        "workflow_id": group.workflow_id,
+        "name": group.name,
+        "owner_id": group.owner_id,
+        "members": list(group.members),
+        "parameters": encode_parameters(group.parameters),
+        "workflow_spec": encode_json(group.workflow_spec, "workflow_spec"),
+        "engine_config": encode_json(group.engine_config, "engine_config"),
+        "files": [file_to_document(file) for file in group.uploads],
+        "created_at": group.created_at,
+        "updated_at": group.updated_at,
+        "seq": seq,
+    }
+
+
+def group_from_document(doc: dict[str, Any]) -> Group:
+    return Group(
+        group_id=doc["_id"],
+        name=doc["name"],
+        workflow_id=doc["workflow_id"],
+        owner_id=doc["owner_id"],
+        members=list(doc["members"]),
+        parameters=decode_parameters(doc["parameters"]),
+        workflow_spec=decode_json(doc["workflow_spec"]),
+        engine_config=decode_json(doc["engine_config"]),
+        uploads=[file_from_document(file) for file in doc.get("files", [])],
+        created_at=as_utc(doc["created_at"]),
+        updated_at=as_utc(doc["updated_at"]),
+    )
+
+
+def user_from_document(doc: dict[str, Any]) -> User:
+    return User(
+        user_id=doc["_id"],
+        username=doc["username"],
+        active=doc["active"],
+        created_at=as_utc(doc["created_at"]),
+    )
+
+
+def workflow_to_document(workflow: Workflow, seq: ObjectId) -> dict[str, Any]:
+    return {
+        "_id": workflow.workflow_id,
+        "name": workflow.name,
+        "description": workflow.description,
+        "workflow_spec": encode_json(workflow.workflow_spec, "workflow_spec"),
+        "parameters": encode_parameters(workflow.parameters),
+        "created_at": workflow.created_at,
+        "seq": seq,
+    }
+
+
+def workflow_from_document(doc: dict[str, Any]) -> Workflow:
+    return Workflow(
+        workflow_id=doc["_id"],
+        name=doc["name"],
+        description=doc.get("description"),
+        workflow_spec=decode_json(doc["workflow_spec"]),
+        parameters=decode_parameters(doc["parameters"]),
+        created_at=as_utc(doc["created_at"]),
+    )

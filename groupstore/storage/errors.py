@@ -1,0 +1,65 @@
+"""The one place where driver exceptions become groupstore errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pymongo.errors import (
+    ConnectionFailure,
+    DocumentTooLarge,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    PyMongoError,
+    WTimeoutError,
+)
+
+from groupstore.errors import (
+    ConstraintViolationError,
+    GroupStoreError,
+    StoreUnavailableError,
+)
+
+DuplicateResolver = Callable[[str | None], GroupStoreError]
+"""Builds the error for a duplicate key, given the violated index's name (when known)."""
+
+
+def violated_index(exc: DuplicateKeyError) -> str | None:
+    """The name of the unique index a write violated, when the server says so.
+
+    MongoDB reports ``keyPattern`` and names the index in ``errmsg``; mongomock
+    reports neither, so callers must cope with ``None``.
+    """
+    details: dict[str, Any] = exc.details or {}
+    key_pattern: dict[str, Any] = details.get("keyPattern") or {}
+    if list(key_pattern) == ["_id"]:
+        return "_id_"
+    errmsg = str(details.get("errmsg") or "")
+    marker = "index: "
+    if marker in errmsg:
+        return errmsg.split(marker, 1)[1].split(" ", 1)[0]
+    return None
+
+
+@contextmanager
+def translated(on_duplicate: DuplicateResolver | None = None) -> Iterator[None]:
+    """Run driver calls, turning every driver exception into a ``GroupStoreError``."""
+    try:
+        yield
+    except GroupStoreError:
+        raise
+    except DuplicateKeyError as exc:
+        if on_duplicate is None:
+            raise ConstraintViolationError("duplicate key") from exc
+        raise on_duplicate(violated_index(exc)) from exc
+    except DocumentTooLarge as exc:
+        raise ConstraintViolationError(
+            "the document is too large to store (MongoDB documents are limited to 16 MiB)"
+        ) from exc
+    except (ConnectionFailure, ExecutionTimeout, WTimeoutError) as exc:
+        # ConnectionFailure covers ServerSelectionTimeoutError, AutoReconnect
+        # and NetworkTimeout: the server is down, unreachable or too slow.
+        raise StoreUnavailableError(f"the database is unavailable: {exc}") from exc
+    except PyMongoError as exc:
+        raise GroupStoreError(f"database error: {exc}") from exc

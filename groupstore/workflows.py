@@ -1,0 +1,66 @@
+"""Workflows: the templates that groups are created for."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from groupstore.errors import UnknownWorkflowError
+from groupstore.model import JSON, Workflow
+from groupstore.parameters import parameters_from_input
+from groupstore.storage.documents import encode_json, utc_now
+from groupstore.storage.files import GridFSStore
+from groupstore.storage.groups import GroupCollection
+from groupstore.storage.workflows import WorkflowCollection
+from groupstore.validation import validate_identifier, validate_name
+
+
+class WorkflowManager:
+    """Create, read, list and delete workflows."""
+
+    def __init__(self, db: Any, fs: GridFSStore | None = None) -> None:
+        self.workflows = WorkflowCollection(db)
+        self.groups = GroupCollection(db)
+        self.fs = fs or GridFSStore(db)
+
+    def create_workflow(
+        self,
+        name: str,
+        description: str | None = None,
+        workflow_spec: JSON = None,
+        parameters: Any = None,
+        identifier: str | None = None,
+    ) -> Workflow:
+        """A new workflow; names are unique (ConstraintViolationError)."""
+        workflow = Workflow(
+            workflow_id=validate_identifier(identifier) or uuid.uuid4().hex,
+            name=validate_name(name),
+            description=description,
+            workflow_spec={} if workflow_spec is None else workflow_spec,
+            parameters=parameters_from_input(parameters),
+            created_at=utc_now(),
+        )
+        encode_json(workflow.workflow_spec, "workflow_spec")  # reject non-JSON before writing
+        self.workflows.insert(workflow)
+        return workflow
+
+    def get_workflow(self, workflow_id: str) -> Workflow:
+        workflow = self.workflows.get(workflow_id)
+        if workflow is None:
+            raise UnknownWorkflowError(workflow_id)
+        return workflow
+
+    def list_workflows(self) -> list[Workflow]:
+        """All workflows in creation order."""
+        return self.workflows.list()
+
+    def delete_workflow(self, workflow_id: str) -> None:
+        """Delete the workflow, its groups and their files.
+
+        The workflow goes first (so no group can be added to it), then the
+        group documents, then the bytes: a crash part-way leaves groups of a
+        missing workflow or unreferenced GridFS files, which ``repair`` removes.
+        """
+        if not self.workflows.delete(workflow_id):
+            raise UnknownWorkflowError(workflow_id)
+        self.fs.delete(self.groups.delete_for_workflow(workflow_id))
