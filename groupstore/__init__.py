@@ -1,10 +1,10 @@
 """groupstore: workflow groups (members, parameters, workflow spec, uploaded files) in MongoDB.
 
-    import groupstore
-    with groupstore.connect("mongodb://localhost:27017/groups") as store:
-        alice = store.users.register_user("alice", "secret")
-        wf = store.workflows.create_workflow("benchmark")
-        group = store.groups.create_group(wf.workflow_id, "team-a", [], {}, user_id=alice.user_id)
+import groupstore
+with groupstore.connect("mongodb://localhost:27017/groups") as store:
+    alice = store.users.register_user("alice", "secret")
+    wf = store.workflows.create_workflow("benchmark")
+    group = store.groups.create_group(wf.workflow_id, "team-a", [], {}, user_id=alice.user_id)
 """
 
 from groupstore.errors import (

@@ -108,7 +108,9 @@ class WorkflowGroupManager:
             raise UnknownWorkflowGroupError(group_id)
         return group
 
-    def list_groups(self, workflow_id: str | None = None, user_id: str | None = None) -> list[Group]:
+    def list_groups(
+        self, workflow_id: str | None = None, user_id: str | None = None
+    ) -> list[Group]:
         """Groups in creation order, of a workflow and/or with a member.
 
         Raises UnknownWorkflowError / UnknownUserError for an unknown filter;

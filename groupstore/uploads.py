@@ -13,7 +13,7 @@ from groupstore.errors import ConstraintViolationError
 
 @contextmanager
 def open_source(file: Any) -> Iterator[IO[bytes]]:
-    """A readable binary stream for bytes, a binary file object, a path, or an object with ``open()``.
+    """A binary stream for bytes, a binary file object, a path, or an object with ``open()``.
 
     Streams that this function opens are closed again; a file object the
     caller passed stays open (it is theirs).

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import cached_property
-from collections.abc import Iterable
 from typing import Any
 
 from argon2 import PasswordHasher

@@ -44,14 +44,18 @@ IS_FERRETDB = _server_is_ferretdb()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    where = f"{MONGO_URI} ({'FerretDB' if IS_FERRETDB else 'MongoDB'})" if MONGO_URI else "mongomock"
+    where = (
+        f"{MONGO_URI} ({'FerretDB' if IS_FERRETDB else 'MongoDB'})" if MONGO_URI else "mongomock"
+    )
     return f"groupstore backend: {where}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("real_server") and not MONGO_URI:
-            item.add_marker(pytest.mark.skip(reason="needs a real server: GROUPSTORE_TEST_MONGO_URI"))
+            item.add_marker(
+                pytest.mark.skip(reason="needs a real server: GROUPSTORE_TEST_MONGO_URI")
+            )
         difference = item.get_closest_marker("ferretdb_difference")
         if difference and IS_FERRETDB:
             reason = difference.args[0] if difference.args else difference.kwargs["reason"]

@@ -202,7 +202,10 @@ def test_list_groups_filters_by_workflow_and_user_in_creation_order(store, workf
     g3 = make(store, workflow, bob, name="g3", members=[alice.user_id])
     ids = lambda groups: [g.group_id for g in groups]  # noqa: E731
     assert ids(store.groups.list_groups()) == [g1.group_id, g2.group_id, g3.group_id]
-    assert ids(store.groups.list_groups(workflow_id=workflow.workflow_id)) == [g1.group_id, g3.group_id]
+    assert ids(store.groups.list_groups(workflow_id=workflow.workflow_id)) == [
+        g1.group_id,
+        g3.group_id,
+    ]
     assert ids(store.groups.list_groups(workflow_id=other.workflow_id)) == [g2.group_id]
     assert ids(store.groups.list_groups(user_id=alice.user_id)) == [g1.group_id, g3.group_id]
     assert ids(store.groups.list_groups(user_id=bob.user_id)) == [g2.group_id, g3.group_id]

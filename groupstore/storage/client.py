@@ -24,7 +24,7 @@ class _ClientOptions:
     timeout: float | None = None
 
 
-class MongomockClient(mongomock.MongoClient):  # type: ignore[misc]
+class MongomockClient(mongomock.MongoClient):  # type: ignore[type-arg]
     """mongomock's client with the ``options`` that pymongo's GridFS reads.
 
     ``gridfs.GridFSBucket.__init__`` reads ``db.client.options.timeout``.
@@ -36,14 +36,14 @@ class MongomockClient(mongomock.MongoClient):  # type: ignore[misc]
     """
 
     @property
-    def options(self) -> _ClientOptions:
+    def options(self) -> _ClientOptions:  # type: ignore[override]
         return _ClientOptions()
 
 
 @functools.cache
 def _enable_mongomock_gridfs() -> None:
     """Let stock ``gridfs`` accept mongomock databases (it checks isinstance). Once per process."""
-    mongomock.gridfs.enable_gridfs_integration()
+    mongomock.gridfs.enable_gridfs_integration()  # type: ignore[no-untyped-call]
 
 
 def _uri_options(uri: str) -> set[str]:
@@ -63,7 +63,7 @@ def open_client(uri: str, timeout: float) -> Any:
         return MongomockClient()
     given = _uri_options(uri)
     millis = int(timeout * 1000)
-    defaults = {
+    defaults: dict[str, Any] = {
         "serverSelectionTimeoutMS": millis,
         "connectTimeoutMS": millis,
         # Long enough for one 4 MiB chunk batch on a slow link; a dead server
@@ -92,8 +92,9 @@ def ping(client: Any) -> None:
 
 GROUP_INDEXES = [
     # The database enforces name uniqueness: two racing creates cannot both win.
-    IndexModel([("workflow_id", ASCENDING), ("name", ASCENDING)], unique=True,
-               name="group_name_unique"),
+    IndexModel(
+        [("workflow_id", ASCENDING), ("name", ASCENDING)], unique=True, name="group_name_unique"
+    ),
     IndexModel([("workflow_id", ASCENDING), ("seq", ASCENDING)], name="group_by_workflow"),
     IndexModel([("members", ASCENDING), ("seq", ASCENDING)], name="group_by_member"),
     IndexModel([("seq", ASCENDING)], name="group_by_seq"),
@@ -113,7 +114,9 @@ WORKFLOW_INDEXES = [
 # The standard GridFS indexes (the same ones pymongo's GridIn would create on
 # first write), created once here instead of checked on every upload.
 GRIDFS_FILES_INDEXES = [
-    IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"),
+    IndexModel(
+        [("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"
+    ),
     IndexModel([("metadata.group_id", ASCENDING)], name="files_by_group"),
 ]
 GRIDFS_CHUNKS_INDEXES = [

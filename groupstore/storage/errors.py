@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,7 +31,7 @@ def violated_index(exc: DuplicateKeyError) -> str | None:
     MongoDB reports ``keyPattern`` and names the index in ``errmsg``; mongomock
     reports neither, so callers must cope with ``None``.
     """
-    details: dict[str, Any] = exc.details or {}
+    details: Mapping[str, Any] = exc.details or {}
     key_pattern: dict[str, Any] = details.get("keyPattern") or {}
     if list(key_pattern) == ["_id"]:
         return "_id_"

@@ -19,6 +19,7 @@ chunks or a GridFS file that no group references: orphans that
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
@@ -102,11 +103,9 @@ class GridFSStore:
         self, file_id: str, source: IO[bytes], digest: Any
     ) -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []
-        n = 0
-        for data in _read_chunks(source, self.chunk_size):
+        for n, data in enumerate(_read_chunks(source, self.chunk_size)):
             digest.update(data)
             batch.append({"_id": ObjectId(), "files_id": file_id, "n": n, "data": Binary(data)})
-            n += 1
             if len(batch) >= self.chunks_per_batch:
                 yield batch
                 batch = []
@@ -132,10 +131,9 @@ class GridFSStore:
             self.chunks.delete_many({"files_id": {"$in": ids}})
 
     def _discard_quietly(self, file_ids: list[str]) -> None:
-        try:
+        # If the server is unreachable, repair removes the orphans later.
+        with contextlib.suppress(GroupStoreError):
             self.delete(file_ids)
-        except GroupStoreError:
-            pass  # the server is unreachable: repair removes the orphans later
 
 
 def _read_chunks(source: IO[bytes], chunk_size: int) -> Iterator[bytes]:
@@ -146,7 +144,9 @@ def _read_chunks(source: IO[bytes], chunk_size: int) -> Iterator[bytes]:
         if not data:
             break
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ConstraintViolationError("the file must be opened in binary mode (read() gave text)")
+            raise ConstraintViolationError(
+                "the file must be opened in binary mode (read() gave text)"
+            )
         pending += data
         if len(pending) == chunk_size:
             yield bytes(pending)

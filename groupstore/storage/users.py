@@ -87,7 +87,9 @@ class UserCollection:
 
     def insert_key(self, key_hash: str, user_id: str, expires_at: datetime) -> None:
         with translated():
-            self.api_keys.insert_one({"_id": key_hash, "user_id": user_id, "expires_at": expires_at})
+            self.api_keys.insert_one(
+                {"_id": key_hash, "user_id": user_id, "expires_at": expires_at}
+            )
 
     def find_key(self, key_hash: str) -> tuple[str, datetime] | None:
         """The user id and expiry of a key."""
