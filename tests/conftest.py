@@ -15,32 +15,13 @@ Markers:
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from argon2 import PasswordHasher
 
 import groupstore
 from groupstore import GroupStore, User, Workflow
-
-MONGO_URI = os.environ.get("GROUPSTORE_TEST_MONGO_URI")
-BACKEND = "real" if MONGO_URI else "mongomock"
-# Argon2 at its default cost takes ~64 MiB and ~50 ms per hash; tests register
-# hundreds of users, so they use the cheapest valid parameters.
-CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-def _server_is_ferretdb() -> bool:
-    if not MONGO_URI:
-        return False
-    with groupstore.connect(MONGO_URI, database="admin") as store:
-        info = store.client.admin.command("buildInfo")
-    return "ferretdb" in str(info).lower()
-
-
-IS_FERRETDB = _server_is_ferretdb()
+from tests.backend import CHEAP_HASHER, IS_FERRETDB, MONGO_URI, new_store_uri
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -60,13 +41,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if difference and IS_FERRETDB:
             reason = difference.args[0] if difference.args else difference.kwargs["reason"]
             item.add_marker(pytest.mark.xfail(reason=f"FerretDB differs: {reason}", strict=True))
-
-
-def new_store_uri() -> tuple[str, str]:
-    """A (uri, database) pair for a fresh, empty store on the test backend."""
-    if MONGO_URI:
-        return MONGO_URI, f"gs_test_{uuid.uuid4().hex[:12]}"
-    return "mongomock://", "groupstore"
 
 
 @pytest.fixture

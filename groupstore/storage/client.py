@@ -74,7 +74,7 @@ def open_client(uri: str, timeout: float) -> Any:
     options = {key: value for key, value in defaults.items() if key.lower() not in given}
     try:
         return MongoClient(uri, **options)
-    except (ConfigurationError, InvalidURI) as exc:
+    except (ConfigurationError, InvalidURI, ValueError) as exc:
         raise ConstraintViolationError(f"invalid MongoDB URI: {exc}") from exc
 
 

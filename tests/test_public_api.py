@@ -1,0 +1,94 @@
+"""The public surface: what `import groupstore` promises, and which way imports point."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+from pathlib import Path
+
+import pytest
+
+import groupstore
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT_NAMES = {
+    "connect", "GroupStore", "UserManager", "WorkflowManager", "WorkflowGroupManager",
+    "GroupStoreError", "ConstraintViolationError", "InvalidParameterError", "DuplicateUserError",
+    "UnknownUserError", "UnknownWorkflowError", "UnknownWorkflowGroupError", "UnknownFileError",
+    "UnauthenticatedAccessError", "UnauthorizedAccessError", "StoreUnavailableError",
+    "Group", "UploadedFile", "FileHandle", "User", "Workflow", "ApiKey", "Parameter", "repair",
+}  # fmt: skip
+ERRORS = [
+    getattr(groupstore, name)
+    for name in groupstore.__all__
+    if isinstance(getattr(groupstore, name), type)
+    and issubclass(getattr(groupstore, name), Exception)
+]
+
+
+def test_all_lists_exactly_the_public_names():
+    public = {name for name in vars(groupstore) if not name.startswith("_")}
+    public -= {"errors", "groups", "model", "parameters", "repair", "storage", "store", "users",
+               "workflows", "validation", "uploads", "jsonvalue"}  # fmt: skip
+    public.add("repair")  # the function shadows the module of the same name
+    assert set(groupstore.__all__) - {"__version__"} == public
+    assert groupstore.__all__ == sorted(groupstore.__all__, key=str)
+
+
+def test_contract_names_are_exported():
+    assert set(groupstore.__all__) >= CONTRACT_NAMES
+
+
+def test_every_error_is_a_groupstore_error_with_its_own_code():
+    codes = [error.code for error in ERRORS]
+    assert all(issubclass(error, groupstore.GroupStoreError) for error in ERRORS)
+    assert len(set(codes)) == len(codes)
+    assert all(code.isupper() for code in codes)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        groupstore.UnknownWorkflowGroupError("g1"),
+        groupstore.DuplicateUserError("alice"),
+        groupstore.ConstraintViolationError("bad"),
+        groupstore.UnauthenticatedAccessError(),
+    ],
+)
+def test_errors_keep_their_arguments_and_pickle(error):
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is type(error)
+    assert str(again) == str(error)
+    assert again.args == error.args
+    assert repr(error).startswith(type(error).__name__ + "(")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+DRIVER = {"pymongo", "bson", "gridfs", "mongomock"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in (ROOT / "groupstore").rglob("*.py") if "storage" not in p.parts],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_only_the_storage_package_imports_the_driver(path):
+    assert not _imports(path) & DRIVER
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "graphql_api").rglob("*.py")),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_the_gateway_uses_the_library_not_the_driver(path):
+    assert not _imports(path) & DRIVER
