@@ -50,12 +50,12 @@ def find_orphans(
         existing = {doc["_id"] for doc in db.workflows.find({"_id": {"$in": workflow_ids}})}
         missing = [wid for wid in workflow_ids if wid not in existing]
         if missing:
-            query = {"workflow_id": {"$in": missing}, "created_at": {"$lt": cutoff}}
+            query = {"workflow_id": {"$in": missing}, "created_at": {"$lte": cutoff}}
             orphans.groups = [doc["_id"] for doc in db.groups.find(query, {"_id": 1})]
 
         say("checking GridFS files against group uploads")
         checked = 0
-        old_files = fs.files.find({"uploadDate": {"$lt": cutoff}}, {"_id": 1}).sort("_id", 1)
+        old_files = fs.files.find({"uploadDate": {"$lte": cutoff}}, {"_id": 1}).sort("_id", 1)
         for batch in _batches(doc["_id"] for doc in old_files):
             listed = {
                 file["file_id"]

@@ -1,0 +1,5 @@
+import sys
+
+from groupstore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,97 @@
+"""repair(): what an interrupted call can leave behind is found and removed, nothing else."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+
+from groupstore import repair
+from groupstore.cli import main
+from groupstore.storage.documents import utc_now
+from tests.backend import MONGO_URI
+
+NOW = timedelta(0)
+
+
+@pytest.fixture
+def group(store, workflow, alice):
+    return store.groups.create_group(workflow.workflow_id, "G", [], {}, user_id=alice.user_id)
+
+
+def orphan_bytes(store, group_id, file_id="orphan", with_files_doc=True):
+    """What an upload interrupted before its metadata was recorded leaves."""
+    store.fs.write(file_id, "x.bin", io.BytesIO(b"x" * 600_000), {"group_id": group_id}, utc_now())
+    if not with_files_doc:
+        store.db["fs.files"].delete_one({"_id": file_id})
+
+
+def test_repair_of_a_clean_store_finds_nothing(store, group):
+    store.groups.upload_file(group.group_id, b"keep", "k.txt")
+    report = repair(store, grace=NOW)
+    assert report.total == 0
+
+
+def test_repair_removes_a_gridfs_file_no_group_lists(store, group):
+    kept = store.groups.upload_file(group.group_id, b"keep", "k.txt")
+    orphan_bytes(store, group.group_id)
+    report = repair(store, grace=NOW)
+    assert report.orphan_files == ["orphan"]
+    assert store.db["fs.files"].distinct("_id") == [kept.file_id]
+    assert store.db["fs.chunks"].distinct("files_id") == [kept.file_id]
+
+
+def test_repair_removes_chunks_without_a_files_document(store, group):
+    orphan_bytes(store, group.group_id, with_files_doc=False)
+    report = repair(store, grace=NOW)
+    assert report.orphan_chunk_files == ["orphan"]
+    assert store.db["fs.chunks"].count_documents({}) == 0
+
+
+def test_repair_removes_groups_of_a_deleted_workflow_with_their_files(store, workflow, group):
+    store.groups.upload_file(group.group_id, b"x", "a.txt")
+    store.db.workflows.delete_one({"_id": workflow.workflow_id})  # as if interrupted
+    report = repair(store, grace=NOW)
+    assert report.orphan_groups == [group.group_id]
+    assert store.db.groups.count_documents({}) == 0
+    assert store.db["fs.files"].count_documents({}) == 0
+
+
+def test_repair_leaves_recent_orphans_alone(store, group):
+    orphan_bytes(store, group.group_id)
+    orphan_bytes(store, group.group_id, file_id="half", with_files_doc=False)
+    report = repair(store)  # default grace: an hour
+    assert report.total == 0
+    assert store.db["fs.chunks"].count_documents({}) > 0
+
+
+def test_dry_run_reports_but_removes_nothing(store, group):
+    orphan_bytes(store, group.group_id)
+    report = repair(store, grace=NOW, dry_run=True)
+    assert report.orphan_files == ["orphan"] and not report.removed
+    assert store.db["fs.files"].count_documents({"_id": "orphan"}) == 1
+
+
+def test_repair_reports_progress(store, group):
+    messages: list[str] = []
+    repair(store, grace=NOW, progress=messages.append)
+    assert any("GridFS files" in m for m in messages)
+
+
+@pytest.mark.real_server  # the command opens its own connection; in memory, stores are private
+def test_repair_command_removes_orphans(store, group, capsys):
+    orphan_bytes(store, group.group_id)
+    args = ["repair", "--uri", MONGO_URI, "--database", store.db.name, "--grace-minutes", "0"]
+    assert main(args) == 0
+    assert "removed 0 orphan groups, 1 orphan files" in capsys.readouterr().out
+    assert store.db["fs.files"].count_documents({}) == 0
+
+
+def test_repair_command_rejects_a_negative_grace(capsys):
+    assert main(["repair", "--uri", "mongomock://", "--grace-minutes", "-1"]) == 2
+
+
+def test_repair_command_reports_an_unreachable_store(capsys):
+    assert main(["repair", "--uri", "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300"]) == 1
+    assert "unavailable" in capsys.readouterr().err
