@@ -223,9 +223,12 @@ class WorkflowGroupManager:
 
     def delete_file(self, group_id: str, file_id: str) -> None:
         """Delete one file: its metadata first, then the bytes."""
-        if not self.groups.remove_file(group_id, file_id, {"updated_at": utc_now()}):
-            if not self.groups.exists(group_id):
-                raise UnknownWorkflowGroupError(group_id)
+        group_exists, removed = self.groups.remove_file(
+            group_id, file_id, {"updated_at": utc_now()}
+        )
+        if not group_exists:
+            raise UnknownWorkflowGroupError(group_id)
+        if not removed:
             raise UnknownFileError(file_id)
         self.fs.delete([file_id])
 

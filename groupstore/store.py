@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
@@ -51,6 +52,7 @@ def connect(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     token_ttl: timedelta = DEFAULT_TOKEN_TTL,
+    client_options: Mapping[str, Any] | None = None,
 ) -> GroupStore:
     """Connect to MongoDB (or ``mongomock://``, in memory), create indexes, return the store.
 
@@ -58,6 +60,8 @@ def connect(
     ``database`` to the one in the URI, else ``GROUPSTORE_DATABASE``, else
     ``groupstore``. Fails with StoreUnavailableError when the server does not
     answer within ``timeout`` seconds; the same bound applies to later calls.
+    ``client_options`` go to ``pymongo.MongoClient`` as they are (TLS files,
+    pool sizes, ``event_listeners``...); they win over the URI and ``timeout``.
     """
     uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or DEFAULT_URI
     database = (
@@ -66,7 +70,7 @@ def connect(
         or os.environ.get("GROUPSTORE_DATABASE")
         or DEFAULT_DATABASE
     )
-    client = open_client(uri, timeout)
+    client = open_client(uri, timeout, client_options or {})
     try:
         ping(client)
         db = client[database]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 
+import pymongo
 from argon2 import PasswordHasher
-
-import groupstore
 
 MONGO_URI = os.environ.get("GROUPSTORE_TEST_MONGO_URI")
 # Argon2 at its default cost takes ~64 MiB and ~50 ms per hash; tests register
@@ -18,8 +17,8 @@ CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 def _server_is_ferretdb() -> bool:
     if not MONGO_URI:
         return False
-    with groupstore.connect(MONGO_URI, database="admin") as store:
-        info = store.client.admin.command("buildInfo")
+    with pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=10_000) as client:
+        info = client.admin.command("buildInfo")
     return "ferretdb" in str(info).lower()
 
 

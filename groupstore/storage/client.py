@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import functools
+import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import mongomock
 import mongomock.gridfs
 from pymongo import ASCENDING, IndexModel, MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ConfigurationError, InvalidURI
+from pymongo.errors import ConfigurationError, InvalidURI, OperationFailure
 
 from groupstore.errors import ConstraintViolationError
 from groupstore.storage.errors import translated
 
 MONGOMOCK_SCHEME = "mongomock://"
+log = logging.getLogger("groupstore")
 
 
 class _ClientOptions:
@@ -51,7 +55,7 @@ def _uri_options(uri: str) -> set[str]:
     return {key.lower() for key, _ in parse_qsl(urlsplit(uri).query)}
 
 
-def open_client(uri: str, timeout: float) -> Any:
+def open_client(uri: str, timeout: float, client_options: Mapping[str, Any]) -> Any:
     """A client for ``uri``; ``mongomock://`` gives a fresh in-memory server.
 
     ``timeout`` (seconds) bounds server selection, connecting and each socket
@@ -72,6 +76,7 @@ def open_client(uri: str, timeout: float) -> Any:
         "appname": "groupstore",
     }
     options = {key: value for key, value in defaults.items() if key.lower() not in given}
+    options.update(client_options)
     try:
         return MongoClient(uri, **options)
     except (ConfigurationError, InvalidURI, ValueError) as exc:
@@ -104,9 +109,13 @@ USER_INDEXES = [
 ]
 API_KEY_INDEXES = [
     IndexModel([("user_id", ASCENDING)], name="api_key_by_user"),
-    # MongoDB removes expired keys by itself; authenticate() checks expiry anyway.
-    IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="api_key_ttl"),
 ]
+# MongoDB removes expired keys by itself; authenticate() checks expiry anyway,
+# and login prunes the user's expired keys, for servers without TTL indexes.
+API_KEY_TTL_INDEX = IndexModel(
+    [("expires_at", ASCENDING)], expireAfterSeconds=0, name="api_key_ttl"
+)
+NOT_IMPLEMENTED = 238  # the server error code for an unsupported feature
 WORKFLOW_INDEXES = [
     IndexModel([("name", ASCENDING)], unique=True, name="workflow_name_unique"),
     IndexModel([("seq", ASCENDING)], name="workflow_by_seq"),
@@ -124,12 +133,35 @@ GRIDFS_CHUNKS_INDEXES = [
 ]
 
 
+@functools.cache
+def _warn_no_ttl_indexes() -> None:
+    log.warning("the server has no TTL indexes; expired API keys are pruned at login instead")
+
+
+def _create_missing(collection: Collection[Any], indexes: list[IndexModel]) -> None:
+    """Create the indexes a collection lacks (one listIndexes, plus one create if needed).
+
+    MongoDB accepts re-creating identical indexes, but FerretDB drops the
+    connection when every index in a createIndexes call already exists.
+    """
+    existing = {index["name"] for index in collection.list_indexes()}
+    missing = [index for index in indexes if index.document["name"] not in existing]
+    if missing:
+        collection.create_indexes(missing)
+
+
 def ensure_indexes(db: Database[Any], bucket_name: str) -> None:
     """Create every index the store relies on; safe to call again."""
     with translated():
-        db.groups.create_indexes(GROUP_INDEXES)
-        db.users.create_indexes(USER_INDEXES)
-        db.api_keys.create_indexes(API_KEY_INDEXES)
-        db.workflows.create_indexes(WORKFLOW_INDEXES)
-        db[f"{bucket_name}.files"].create_indexes(GRIDFS_FILES_INDEXES)
-        db[f"{bucket_name}.chunks"].create_indexes(GRIDFS_CHUNKS_INDEXES)
+        _create_missing(db.groups, GROUP_INDEXES)
+        _create_missing(db.users, USER_INDEXES)
+        _create_missing(db.workflows, WORKFLOW_INDEXES)
+        _create_missing(db[f"{bucket_name}.files"], GRIDFS_FILES_INDEXES)
+        _create_missing(db[f"{bucket_name}.chunks"], GRIDFS_CHUNKS_INDEXES)
+        try:
+            _create_missing(db.api_keys, [*API_KEY_INDEXES, API_KEY_TTL_INDEX])
+        except OperationFailure as exc:
+            if exc.code != NOT_IMPLEMENTED:
+                raise
+            _warn_no_ttl_indexes()  # FerretDB 1.x has none
+            _create_missing(db.api_keys, API_KEY_INDEXES)

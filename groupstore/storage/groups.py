@@ -111,23 +111,35 @@ class GroupCollection:
 
     def get_file(self, group_id: str, file_id: str) -> tuple[bool, UploadedFile | None]:
         """Whether the group exists, and the file's metadata if the group has it."""
+        exists, entry = self._file_entry(group_id, file_id)
+        return exists, (None if entry is None else file_from_document(entry))
+
+    def _file_entry(self, group_id: str, file_id: str) -> tuple[bool, dict[str, Any] | None]:
+        # The whole file list, filtered here: an $elemMatch projection would
+        # send less, but FerretDB does not implement it, and the list is small.
         with translated():
-            doc = self.collection.find_one(
-                {"_id": group_id}, {"files": {"$elemMatch": {"file_id": file_id}}}
-            )
+            doc = self.collection.find_one({"_id": group_id}, {"files": 1})
         if doc is None:
             return False, None
-        files = doc.get("files") or []
-        return True, (file_from_document(files[0]) if files else None)
+        entries = [entry for entry in doc.get("files", []) if entry["file_id"] == file_id]
+        return True, (entries[0] if entries else None)
 
-    def remove_file(self, group_id: str, file_id: str, changes: dict[str, Any]) -> bool:
-        """Remove file metadata; False if the group does not have that file."""
+    def remove_file(
+        self, group_id: str, file_id: str, changes: dict[str, Any]
+    ) -> tuple[bool, bool]:
+        """Remove file metadata (two round trips): (group existed, file was removed)."""
+        exists, entry = self._file_entry(group_id, file_id)
+        if entry is None:
+            return exists, False
+        # $pull by the exact stored element rather than by a condition
+        # ({"file_id": ...}): both are correct on MongoDB, but FerretDB
+        # silently ignores conditional $pull while reporting a match.
         with translated():
             result = self.collection.update_one(
                 {"_id": group_id, "files.file_id": file_id},
-                {"$pull": {"files": {"file_id": file_id}}, "$set": changes},
+                {"$pull": {"files": entry}, "$set": changes},
             )
-        return result.matched_count == 1
+        return True, result.modified_count == 1
 
 
 def parse_cursor(cursor: str) -> ObjectId:

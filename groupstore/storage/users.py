@@ -16,7 +16,7 @@ from pymongo.database import Database
 
 from groupstore.errors import DuplicateUserError, GroupStoreError
 from groupstore.model import User
-from groupstore.storage.documents import as_utc, user_from_document
+from groupstore.storage.documents import as_utc, user_from_document, utc_now
 from groupstore.storage.errors import translated
 
 
@@ -86,7 +86,9 @@ class UserCollection:
             return [user_from_document(doc) for doc in docs]
 
     def insert_key(self, key_hash: str, user_id: str, expires_at: datetime) -> None:
+        """Store a new key and drop the user's expired ones (two round trips)."""
         with translated():
+            self.api_keys.delete_many({"user_id": user_id, "expires_at": {"$lte": utc_now()}})
             self.api_keys.insert_one(
                 {"_id": key_hash, "user_id": user_id, "expires_at": expires_at}
             )

@@ -1,0 +1,133 @@
+"""The contract's round-trip budgets, counted with pymongo's command monitoring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from pymongo import monitoring
+
+import groupstore
+from tests.backend import CHEAP_HASHER, MONGO_URI, new_store_uri
+
+pytestmark = pytest.mark.real_server
+
+
+class CommandCounter(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+        self.active = False
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.active:
+            self.commands.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    @contextmanager
+    def count(self) -> Iterator[list[str]]:
+        self.commands = []
+        self.active = True
+        try:
+            yield self.commands
+        finally:
+            self.active = False
+
+
+@pytest.fixture
+def counted():
+    counter = CommandCounter()
+    _, database = new_store_uri()
+    store = groupstore.connect(
+        MONGO_URI, database=database, client_options={"event_listeners": [counter]}
+    )
+    store.users.hasher = CHEAP_HASHER
+    try:
+        yield store, counter
+    finally:
+        store.client.drop_database(database)
+        store.close()
+
+
+@pytest.fixture
+def setup(counted):
+    store, counter = counted
+    alice = store.users.register_user("alice", "pw")
+    bob = store.users.register_user("bob", "pw")
+    workflow = store.workflows.create_workflow("wf")
+    group = store.groups.create_group(
+        workflow.workflow_id, "G", [], {}, user_id=alice.user_id, members=[bob.user_id]
+    )
+    return store, counter, alice, bob, workflow, group
+
+
+def test_get_group_costs_at_most_2(setup):
+    store, counter, *_, group = setup
+    with counter.count() as commands:
+        store.groups.get_group(group.group_id)
+    assert len(commands) <= 2, commands
+
+
+def test_create_group_costs_at_most_3(setup):
+    store, counter, alice, bob, workflow, _ = setup
+    with counter.count() as commands:
+        store.groups.create_group(
+            workflow.workflow_id, "new", [], {}, user_id=alice.user_id, members=[bob.user_id]
+        )
+    assert len(commands) <= 3, commands
+
+
+def test_update_group_costs_at_most_3(setup):
+    store, counter, alice, _, _, group = setup
+    with counter.count() as commands:
+        store.groups.update_group(group.group_id, name="renamed", members=[alice.user_id])
+    assert len(commands) <= 3, commands
+
+
+def test_small_upload_costs_at_most_4(setup):
+    store, counter, *_, group = setup
+    with counter.count() as commands:
+        store.groups.upload_file(group.group_id, b"small file", "a.txt")
+    assert len(commands) <= 4, commands
+
+
+@pytest.mark.parametrize("files", [1, 25])
+def test_delete_group_costs_at_most_5_whatever_the_files(setup, files):
+    store, counter, *_, group = setup
+    for i in range(files):
+        store.groups.upload_file(group.group_id, b"x" * 1000, f"{i}.bin")
+    with counter.count() as commands:
+        store.groups.delete_group(group.group_id)
+    assert len(commands) <= 5, commands
+
+
+def test_delete_file_costs_at_most_5(setup):
+    store, counter, *_, group = setup
+    file = store.groups.upload_file(group.group_id, b"x" * 600_000, "a.bin")
+    with counter.count() as commands:
+        store.groups.delete_file(group.group_id, file.file_id)
+    assert len(commands) <= 5, commands
+
+
+def test_list_groups_costs_at_most_2_per_batch(setup):
+    store, counter, alice, _, workflow, _ = setup
+    for i in range(250):  # several server batches (the first holds 101)
+        store.groups.create_group(workflow.workflow_id, f"g{i}", [], {}, user_id=alice.user_id)
+    with counter.count() as commands:
+        groups = store.groups.list_groups(workflow_id=workflow.workflow_id, user_id=alice.user_id)
+    batches = commands.count("find") + commands.count("getMore")
+    assert len(groups) == 251
+    assert len(commands) <= 2 * batches, commands
+
+
+def test_list_groups_of_a_known_but_empty_filter_costs_at_most_2(setup):
+    store, counter, *_ = setup
+    other = store.workflows.create_workflow("empty")
+    with counter.count() as commands:
+        assert store.groups.list_groups(workflow_id=other.workflow_id) == []
+    assert len(commands) <= 2, commands
