@@ -174,6 +174,7 @@ class ChunkReader(io.RawIOBase):
         self._next_n = 0
         self._buffer = b""
         self._buffer_start = 0
+        self._batch_chunks = max(1, DEFAULT_BATCH_BYTES // chunk_size)
 
     def readable(self) -> bool:
         return True
@@ -208,9 +209,15 @@ class ChunkReader(io.RawIOBase):
         with translated():
             if self._cursor is None or n != self._next_n:
                 self._close_cursor()
-                self._cursor = self._chunks.find(
-                    {"files_id": self._file_id, "n": {"$gte": n}}, {"data": 1, "n": 1}
-                ).sort("n", 1)
+                # Bound each reply to a few MiB: by default MongoDB sends up to
+                # 16 MiB of chunks per batch (and FerretDB does not cap it at all).
+                self._cursor = (
+                    self._chunks.find(
+                        {"files_id": self._file_id, "n": {"$gte": n}}, {"data": 1, "n": 1}
+                    )
+                    .sort("n", 1)
+                    .batch_size(self._batch_chunks)
+                )
             doc = next(self._cursor, None)
         if doc is None or doc["n"] != n:
             self._close_cursor()
