@@ -309,3 +309,25 @@ def test_upload_to_a_group_deleted_meanwhile_leaves_nothing(store, group, monkey
     with pytest.raises(UnknownWorkflowGroupError):
         store.groups.upload_file(group.group_id, b"data", "a.txt")
     assert gridfs_counts(store) == (0, 0)
+
+
+def test_short_reads_of_a_raw_stream_store_the_whole_file(store, group):
+    """Raw streams may return fewer bytes than asked; pymongo's GridIn stops there, we do not."""
+
+    class ShortReads(io.RawIOBase):
+        def __init__(self, data: bytes):
+            self.data = memoryview(data)
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            count = min(len(buffer), 1000, len(self.data))
+            buffer[:count] = self.data[:count]
+            self.data = self.data[count:]
+            return count
+
+    data = bytes(range(256)) * 2000
+    file = store.groups.upload_file(group.group_id, ShortReads(data), "short.bin")
+    assert file.size == len(data)
+    assert read(store, group.group_id, file.file_id) == data
