@@ -22,6 +22,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import gridfs
@@ -84,6 +85,10 @@ def drain(stream: Any) -> str:
     return digest.hexdigest()
 
 
+def drain_opened(opener: Callable[[], Any]) -> str:
+    return drain(opener())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uri", required=True)
@@ -110,13 +115,15 @@ def main() -> None:
             ours, t, mem = timed(lambda: store.groups.upload_file(group.group_id, source(), "f"))
             rows.setdefault("groupstore upload", []).append((t, mem))
             handle = store.groups.get_uploaded_file(group.group_id, ours.file_id)
-            digest, t, mem = timed(lambda h=handle: drain(h.open()))
+            digest, t, mem = timed(partial(drain_opened, handle.open))
             rows.setdefault("groupstore download", []).append((t, mem))
             assert digest == ours.sha256
 
             peer_id, t, mem = timed(lambda: bucket.upload_from_stream("f", source()))
             rows.setdefault("peer upload", []).append((t, mem))
-            peer_digest, t, mem = timed(lambda i=peer_id: drain(bucket.open_download_stream(i)))
+            peer_digest, t, mem = timed(
+                partial(drain_opened, partial(bucket.open_download_stream, peer_id))
+            )
             rows.setdefault("peer download", []).append((t, mem))
             assert peer_digest == digest
             store.groups.delete_file(group.group_id, ours.file_id)
