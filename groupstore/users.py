@@ -107,29 +107,25 @@ class UserManager:
             self.users.set_secret(user.user_id, self.hasher.hash(password))
         token = secrets.token_urlsafe(32)
         expires_at = utc_now() + self.token_ttl
-        self.users.insert_key(_key_hash(token), user.user_id, expires_at)
+        self.users.insert_key(_key_hash(token), user, expires_at)
         return ApiKey(token=token, user_id=user.user_id, expires_at=expires_at)
 
     def logout_user(self, api_key: str) -> User | None:
         """End the session of that key; the user it belonged to, or None for an unknown key."""
         if not isinstance(api_key, str) or not api_key:
             return None
-        user_id = self.users.delete_key(_key_hash(api_key))
-        return None if user_id is None else self.users.get(user_id)
+        return self.users.delete_key(_key_hash(api_key))
 
     def authenticate(self, api_key: str | None) -> User:
-        """The active user of a valid key; UnauthenticatedAccessError otherwise."""
+        """The user of a valid key (one round trip); UnauthenticatedAccessError otherwise."""
         if not isinstance(api_key, str) or not api_key:
             raise UnauthenticatedAccessError()
         found = self.users.find_key(_key_hash(api_key))
         if found is None:
             raise UnauthenticatedAccessError()
-        user_id, expires_at = found
+        user, expires_at = found
         if expires_at <= utc_now():
             raise UnauthenticatedAccessError("the API key has expired")
-        user = self.users.get(user_id, active=True)
-        if user is None:
-            raise UnauthenticatedAccessError()
         return user
 
     def _verify(self, secret: str, password: str) -> bool:

@@ -85,22 +85,42 @@ class UserCollection:
             docs = self.users.find(query, {"secret": 0}).sort("username_key", 1)
             return [user_from_document(doc) for doc in docs]
 
-    def insert_key(self, key_hash: str, user_id: str, expires_at: datetime) -> None:
+    # A key document carries a snapshot of its user, so that authenticating a
+    # request is one round trip. That is sound because keys are issued only to
+    # active users and users are never renamed or deactivated; whatever comes
+    # to deactivate a user must delete their keys in the same step.
+
+    def insert_key(self, key_hash: str, user: User, expires_at: datetime) -> None:
         """Store a new key and drop the user's expired ones (two round trips)."""
         with translated():
-            self.api_keys.delete_many({"user_id": user_id, "expires_at": {"$lte": utc_now()}})
+            self.api_keys.delete_many({"user_id": user.user_id, "expires_at": {"$lte": utc_now()}})
             self.api_keys.insert_one(
-                {"_id": key_hash, "user_id": user_id, "expires_at": expires_at}
+                {
+                    "_id": key_hash,
+                    "user_id": user.user_id,
+                    "username": user.username,
+                    "user_created_at": user.created_at,
+                    "expires_at": expires_at,
+                }
             )
 
-    def find_key(self, key_hash: str) -> tuple[str, datetime] | None:
-        """The user id and expiry of a key."""
+    def find_key(self, key_hash: str) -> tuple[User, datetime] | None:
+        """The user and expiry of a key (one round trip)."""
         with translated():
             doc = self.api_keys.find_one({"_id": key_hash})
-        return None if doc is None else (doc["user_id"], as_utc(doc["expires_at"]))
+        return None if doc is None else (_key_user(doc), as_utc(doc["expires_at"]))
 
-    def delete_key(self, key_hash: str) -> str | None:
-        """Remove a key; the user id it belonged to, or None if unknown."""
+    def delete_key(self, key_hash: str) -> User | None:
+        """Remove a key; the user it belonged to, or None if unknown."""
         with translated():
             doc = self.api_keys.find_one_and_delete({"_id": key_hash})
-        return None if doc is None else str(doc["user_id"])
+        return None if doc is None else _key_user(doc)
+
+
+def _key_user(doc: dict[str, Any]) -> User:
+    return User(
+        user_id=doc["user_id"],
+        username=doc["username"],
+        active=True,
+        created_at=as_utc(doc["user_created_at"]),
+    )

@@ -1,0 +1,131 @@
+"""``create_app``: the one place that wires the gateway.
+
+Stateless by design: sessions are API keys in MongoDB and nothing else is
+kept between requests, so any number of copies can run behind a load
+balancer. Each process holds one store (one ``MongoClient`` and its pool),
+opened by the lifespan and closed at shutdown, unless a store is injected
+(tests), which the app then neither opens nor closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+import groupstore
+from graphql_api.context import get_store
+from graphql_api.downloads import download
+from graphql_api.errors import INTERNAL, MASKED_MESSAGE, error_response
+from graphql_api.graphiql import static_routes
+from graphql_api.schema import build_schema
+from graphql_api.settings import Settings
+from graphql_api.uploads import PREFLIGHT_HEADERS, BodyLimit
+from graphql_api.view import GatewayGraphQL
+
+logger = logging.getLogger("graphql_api")
+
+IN_MEMORY_WARNING = (
+    "GROUPSTORE_MONGO_URI is %s: the data lives in this process's memory only "
+    "and is lost when it exits (set GROUPSTORE_MONGO_URI=mongodb://... to keep it)"
+)
+
+
+def create_app(
+    store: groupstore.GroupStore | None = None, settings: Settings | None = None
+) -> Starlette:
+    """The ASGI app; with ``store`` injected, the lifespan neither opens nor closes one."""
+    settings = settings or Settings.from_env()
+    view = GatewayGraphQL(build_schema(settings), settings)
+    routes: list[BaseRoute] = [
+        Route("/graphql", BodyLimit(view, settings.max_upload_bytes), methods=["GET", "POST"],
+              name="graphql"),
+        Route("/files/{group_id}/{file_id}", download, methods=["GET", "HEAD"], name="download"),
+        Route("/healthz", healthz, methods=["GET", "HEAD"], name="healthz"),
+        Route("/readyz", readyz, methods=["GET", "HEAD"], name="readyz"),
+    ]  # fmt: skip
+    if settings.graphiql:
+        routes.extend(static_routes())  # GraphiQL's assets, served locally
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "HEAD", "POST"],
+                allow_headers=["authorization", "content-type", *PREFLIGHT_HEADERS],
+                expose_headers=["content-disposition", "content-length", "content-range", "etag"],
+                max_age=600,
+            )
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if store is not None:
+            yield
+            return
+        if settings.in_memory:
+            logger.warning(IN_MEMORY_WARNING, settings.mongo_uri)
+        opened = await run_in_threadpool(
+            groupstore.connect,
+            settings.mongo_uri,
+            settings.database,
+            token_ttl=timedelta(seconds=settings.token_ttl_seconds),
+        )
+        app.state.store = opened
+        logger.info("connected to the store (database %r)", opened.db.name)
+        try:
+            yield
+        finally:
+            app.state.store = None
+            await run_in_threadpool(opened.close)
+
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        # No app-wide max_body_size: only /graphql reads bodies, and BodyLimit bounds them
+        # (an outer limit would also answer /graphql's 413s in plain text).
+        exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _internal},
+    )
+    app.state.store = store
+    app.state.settings = settings
+    return app
+
+
+async def healthz(request: Request) -> Response:
+    """The process is up (the database is not asked: that is /readyz)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """The database answers a ping (503 otherwise)."""
+    try:
+        store = get_store(request)
+        await run_in_threadpool(store.client.admin.command, "ping")
+    except Exception as exc:
+        logger.warning("readiness check failed: %s", exc)
+        return error_response("STORE_UNAVAILABLE", "the database does not answer", 503)
+    return JSONResponse({"status": "ready"})
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return error_response("NOT_FOUND", "no such route", 404)
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    # Starlette logs the exception with its traceback (and re-raises it to the server).
+    return error_response(INTERNAL, MASKED_MESSAGE, 500)
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response("METHOD_NOT_ALLOWED", "method not allowed", 405)

@@ -1,0 +1,59 @@
+"""Bearer authentication and group membership, shared by GraphQL and the file route.
+
+The only credential is ``Authorization: Bearer <api key>`` (no cookies), so
+a cross-site page cannot make a browser send an authenticated request.
+A request that carries a key which is malformed, unknown or expired fails
+with UNAUTHENTICATED; it never silently runs as anonymous (flowserv did).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.concurrency import run_in_threadpool
+
+import groupstore
+from graphql_api.errors import Forbidden, HTTPError, Unauthenticated
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The API key of the ``Authorization`` header; None when there is no header."""
+    header = headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPError(Unauthenticated("the Authorization header must be 'Bearer <api key>'"))
+    return token
+
+
+async def authenticate(
+    store: groupstore.GroupStore, headers: Mapping[str, str]
+) -> tuple[groupstore.User | None, str | None]:
+    """(user, token) of the request; (None, None) for anonymous; HTTPError for a bad key."""
+    token = bearer_token(headers)
+    if token is None:
+        return None, None
+    try:
+        user = await run_in_threadpool(store.users.authenticate, token)
+    except groupstore.GroupStoreError as exc:
+        raise HTTPError(exc) from exc
+    return user, token
+
+
+def require_user(user: groupstore.User | None) -> groupstore.User:
+    if user is None:
+        raise Unauthenticated()
+    return user
+
+
+async def require_member(
+    store: groupstore.GroupStore, user: groupstore.User | None, group_id: str
+) -> groupstore.Group:
+    """The group, if the user is a member: UNAUTHENTICATED, then UNKNOWN_GROUP, then FORBIDDEN."""
+    member = require_user(user)
+    group = await run_in_threadpool(store.groups.get_group, group_id)
+    if not group.is_member(member.user_id):
+        raise Forbidden()
+    return group

@@ -1,0 +1,91 @@
+"""The per-request GraphQL context and its DataLoaders.
+
+A context lives for one request: the caller, the store, and fresh loaders
+(no cache shared between requests or users). Loaders batch every lookup a
+query makes in one tick into one library call, so a page of groups costs one
+``get_users`` call for all their members together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import strawberry
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.dataloader import DataLoader
+
+import groupstore
+from graphql_api.auth import require_member, require_user
+from graphql_api.settings import Settings
+
+UserLoader: TypeAlias = DataLoader[str, groupstore.User | None]
+WorkflowLoader: TypeAlias = DataLoader[str, groupstore.Workflow | None]
+# A $in over more ids than this is split (each batch is one round trip).
+MAX_BATCH_SIZE = 1000
+
+
+def get_store(request: Request) -> groupstore.GroupStore:
+    """The process's store: injected into ``create_app`` or opened by its lifespan."""
+    store: groupstore.GroupStore | None = getattr(request.app.state, "store", None)
+    if store is None:
+        raise RuntimeError("no store: create_app(store=...) or run the app's lifespan")
+    return store
+
+
+def user_loader(store: groupstore.GroupStore) -> UserLoader:
+    async def load(user_ids: list[str]) -> list[groupstore.User | None]:
+        users = await run_in_threadpool(store.users.get_users, user_ids)
+        by_id = {user.user_id: user for user in users}
+        return [by_id.get(user_id) for user_id in user_ids]
+
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH_SIZE)
+
+
+def workflow_loader(store: groupstore.GroupStore) -> WorkflowLoader:
+    # The library has no get_workflows(ids): one id is one get_workflow, more
+    # ids read the (short) list of all workflows, one round trip either way.
+    def fetch(workflow_ids: list[str]) -> list[groupstore.Workflow | None]:
+        if len(workflow_ids) == 1:
+            try:
+                return [store.workflows.get_workflow(workflow_ids[0])]
+            except groupstore.UnknownWorkflowError:
+                return [None]
+        by_id = {wf.workflow_id: wf for wf in store.workflows.list_workflows()}
+        return [by_id.get(workflow_id) for workflow_id in workflow_ids]
+
+    async def load(workflow_ids: list[str]) -> list[groupstore.Workflow | None]:
+        return await run_in_threadpool(fetch, workflow_ids)
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response
+    store: groupstore.GroupStore
+    settings: Settings
+    user: groupstore.User | None = None
+    token: str | None = None
+    users: UserLoader = field(init=False)
+    workflows: WorkflowLoader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.users = user_loader(self.store)
+        self.workflows = workflow_loader(self.store)
+        if self.user is not None:
+            self.users.prime(self.user.user_id, self.user)
+
+    def require_user(self) -> groupstore.User:
+        """The caller; UNAUTHENTICATED for anonymous requests."""
+        return require_user(self.user)
+
+    async def require_member(self, group_id: str) -> groupstore.Group:
+        """The group, if the caller is a member (UNAUTHENTICATED / UNKNOWN_GROUP / FORBIDDEN)."""
+        return await require_member(self.store, self.user, group_id)
+
+
+Info: TypeAlias = strawberry.Info[Context, None]

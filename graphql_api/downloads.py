@@ -1,0 +1,150 @@
+"""``GET``/``HEAD /files/{group_id}/{file_id}``: stream a group's file from GridFS.
+
+Binary data stays out of GraphQL (which would base64 it and hold it in
+memory); ``UploadedFile.downloadUrl`` points here. The bytes are read in
+256 KiB pieces by a sync generator, which Starlette runs in the threadpool,
+so memory does not grow with the file and the event loop never blocks.
+
+Checks, in order: API key (401), group exists (404 UNKNOWN_GROUP), caller is
+a member (403), file exists in that group (404 UNKNOWN_FILE).
+HTTP: ``ETag`` + ``If-None-Match`` (304), one byte range (206; ``If-Range``
+honoured; 416 when unsatisfiable; several ranges get the whole file, which
+RFC 9110 allows), ``HEAD`` without a body. The file is always an attachment,
+never rendered by the browser (``nosniff``, a sandboxing CSP).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+import groupstore
+from graphql_api.auth import authenticate, require_member
+from graphql_api.context import get_store
+from graphql_api.errors import GatewayError, HTTPError, error_response, public_error
+
+PIECE_SIZE = 256 * 1024
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
+# RFC 5987 attr-char, besides letters and digits: what may stay unescaped in filename*.
+_ATTR_CHARS = "!#$&+-.^_`|~"
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+async def download(request: Request) -> Response:
+    store = get_store(request)
+    group_id = request.path_params["group_id"]
+    file_id = request.path_params["file_id"]
+    try:
+        user, _ = await authenticate(store, request.headers)
+        await require_member(store, user, group_id)
+        handle = await run_in_threadpool(store.groups.get_uploaded_file, group_id, file_id)
+    except HTTPError as exc:
+        return exc.response()
+    except (GatewayError, groupstore.GroupStoreError) as exc:
+        found = public_error(exc)
+        if found is None:
+            raise
+        return error_response(*found)
+
+    etag = f'"{handle.file_id}.{handle.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+
+    headers["Content-Type"] = handle.mime_type
+    headers["Content-Disposition"] = content_disposition(handle.name)
+    start, end, status = 0, handle.size - 1, 200
+    if request.method == "GET" and request.headers.get("if-range", etag) == etag:
+        try:
+            byte_range = parse_range(request.headers.get("range"), handle.size)
+        except RangeNotSatisfiable:
+            return error_response(
+                "RANGE_NOT_SATISFIABLE",
+                f"the range is outside the file ({handle.size} bytes)",
+                headers={**headers, "Content-Range": f"bytes */{handle.size}"},
+            )
+        if byte_range is not None:
+            start, end = byte_range
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{handle.size}"
+    headers["Content-Length"] = str(end - start + 1)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers)
+    return StreamingResponse(_pieces(handle, start, end - start + 1), status, headers=headers)
+
+
+def _pieces(handle: groupstore.FileHandle, start: int, length: int) -> Iterator[bytes]:
+    """The bytes [start, start + length) in pieces; opened lazily, closed whatever happens."""
+    if length <= 0:
+        return
+    with handle.open() as stream:
+        stream.seek(start)
+        remaining = length
+        while remaining > 0:
+            data = stream.read(min(PIECE_SIZE, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Weak comparison, as RFC 9110 prescribes for If-None-Match."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one byte range (inclusive) asked for; None to send the whole file.
+
+    Malformed headers, other units and multiple ranges are ignored (None);
+    a well-formed range that selects nothing raises RangeNotSatisfiable.
+    """
+    if header is None:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":  # suffix: the last N bytes
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable()
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable()
+    return start, min(int(last), size - 1) if last else size - 1
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the exact name as RFC 5987 ``filename*``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    fallback = "".join(
+        "_" if char in '"\\' or not char.isprintable() else char for char in ascii_name
+    ).strip()
+    if not fallback.strip("._ "):
+        fallback = "download"
+    encoded = quote(name, safe=_ATTR_CHARS)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"

@@ -1,0 +1,220 @@
+"""Error codes: the one place where failures become ``extensions.code``.
+
+Every error a client can cause reaches it with a code; anything else is
+logged with its traceback and masked as ``"Unexpected error."`` / ``INTERNAL``.
+
+Library errors keep their own ``code`` (see ``groupstore.errors``):
+CONSTRAINT_VIOLATION, INVALID_PARAMETER, INVALID_ARGUMENT, DUPLICATE_USER,
+NOT_FOUND, UNKNOWN_USER, UNKNOWN_WORKFLOW, UNKNOWN_GROUP, UNKNOWN_FILE,
+UNAUTHENTICATED, FORBIDDEN, STORE_UNAVAILABLE (with a generic message: the
+driver's names hosts). The bare ``GroupStoreError`` (STORE_ERROR) is not
+the client's doing and is masked. The gateway adds:
+
+    UNAUTHENTICATED            no key where one is needed; a malformed, unknown
+                               or expired key on any request (HTTP 401)
+    FORBIDDEN                  the caller is not a member of the group
+    BAD_REQUEST                invalid cursor or page size, missing CSRF header,
+                               malformed multipart or JSON body (HTTP 400)
+    PAYLOAD_TOO_LARGE          a file or a request body over the limit (HTTP 413)
+    GRAPHQL_PARSE_FAILED       syntax error, or more tokens than allowed
+    GRAPHQL_VALIDATION_FAILED  invalid document, depth or alias limit,
+                               introspection while disabled
+    BAD_USER_INPUT             a variable's value does not fit its type
+    RANGE_NOT_SATISFIABLE      file route: the Range selects nothing (HTTP 416)
+    NOT_FOUND                  no such route (HTTP 404)
+    METHOD_NOT_ALLOWED         (HTTP 405)
+    INTERNAL                   anything unexpected: masked, logged
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from graphql import GraphQLError
+from starlette.responses import JSONResponse
+from strawberry.extensions import SchemaExtension
+
+import groupstore
+
+logger = logging.getLogger("graphql_api")
+
+INTERNAL = "INTERNAL"
+MASKED_MESSAGE = "Unexpected error."
+STORE_UNAVAILABLE_MESSAGE = "the database is unavailable; try again later"
+
+HTTP_STATUS: Mapping[str, int] = {
+    "BAD_REQUEST": 400,
+    "CONSTRAINT_VIOLATION": 400,
+    "INVALID_PARAMETER": 400,
+    "INVALID_ARGUMENT": 400,
+    "DUPLICATE_USER": 409,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "UNKNOWN_USER": 404,
+    "UNKNOWN_WORKFLOW": 404,
+    "UNKNOWN_GROUP": 404,
+    "UNKNOWN_FILE": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "PAYLOAD_TOO_LARGE": 413,
+    "RANGE_NOT_SATISFIABLE": 416,
+    INTERNAL: 500,
+    "STORE_UNAVAILABLE": 503,
+}
+# The code of an HTTP-level refusal (from Strawberry or Starlette), by status.
+STATUS_CODE: Mapping[int, str] = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+}
+
+
+class GatewayError(Exception):
+    """A client-caused error detected by the gateway itself (not by the library)."""
+
+    code: ClassVar[str] = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthenticated(GatewayError):
+    code: ClassVar[str] = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "not logged in: send 'Authorization: Bearer <api key>'"):
+        super().__init__(message)
+
+
+class Forbidden(GatewayError):
+    code: ClassVar[str] = "FORBIDDEN"
+
+    def __init__(self, message: str = "only members of the group may do this") -> None:
+        super().__init__(message)
+
+
+class BadRequest(GatewayError):
+    code: ClassVar[str] = "BAD_REQUEST"
+
+
+class PayloadTooLarge(GatewayError):
+    code: ClassVar[str] = "PAYLOAD_TOO_LARGE"
+
+
+class HTTPError(Exception):
+    """Ends a request before GraphQL runs (raised in ``get_context``): a JSON error response."""
+
+    def __init__(self, error: GatewayError | groupstore.GroupStoreError, status: int | None = None):
+        super().__init__(str(error))
+        self.code, self.message = public_error(error) or (INTERNAL, MASKED_MESSAGE)
+        self.status = status or HTTP_STATUS.get(self.code, 400)
+
+    def response(self) -> JSONResponse:
+        return error_response(self.code, self.message, self.status)
+
+
+def public_error(error: BaseException | None) -> tuple[str, str] | None:
+    """(code, message) for an error the client may see; None for one to mask."""
+    if isinstance(error, GatewayError):
+        return error.code, error.message
+    if isinstance(error, groupstore.StoreUnavailableError):
+        return error.code, STORE_UNAVAILABLE_MESSAGE  # the driver's text names hosts
+    if (
+        isinstance(error, groupstore.GroupStoreError)
+        and type(error) is not groupstore.GroupStoreError
+    ):
+        return error.code, error.message
+    return None
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The GraphQL error shape, also used by the plain HTTP routes."""
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def error_response(
+    code: str, message: str, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    status = status or HTTP_STATUS.get(code, 400)
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="groupstore"')
+    return JSONResponse(error_body(code, message), status_code=status, headers=all_headers)
+
+
+def _request_error_code(error: GraphQLError) -> str:
+    """The code of an error raised before execution (parsing, validation, variables)."""
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+def classify(error: GraphQLError) -> tuple[str, str] | None:
+    """(code, message) to send for a GraphQL error; None when it must be masked."""
+    original = error.original_error
+    found = public_error(original)
+    if found is not None:
+        return found
+    if error.path is None and (original is None or isinstance(original, GraphQLError)):
+        return _request_error_code(error), error.message
+    return None
+
+
+def log_errors(errors: list[GraphQLError]) -> None:
+    """Log unexpected errors with their traceback; client errors only at DEBUG."""
+    for error in errors:
+        original = error.original_error
+        if classify(error) is None:
+            exc_info = (type(original), original, original.__traceback__) if original else None
+            logger.error("unexpected error in %s: %s", error.path, error.message, exc_info=exc_info)
+        elif isinstance(original, groupstore.StoreUnavailableError):
+            logger.warning("%s", original)
+        else:
+            logger.debug("client error: %s", error.message)
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error a code and masks the unexpected ones.
+
+    A single extension does both, so no extension ordering can drop a code
+    (strawberry's ``MaskErrors`` rebuilds errors without ``extensions``).
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [_with_code(error) for error in errors]
+
+
+def _with_code(error: GraphQLError) -> GraphQLError:
+    found = classify(error)
+    if found is None:
+        return GraphQLError(
+            MASKED_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": INTERNAL},
+        )
+    code, message = found
+    if message == error.message:
+        error.extensions = {**(error.extensions or {}), "code": code}
+        return error
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={**(error.extensions or {}), "code": code},
+    )

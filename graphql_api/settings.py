@@ -1,0 +1,146 @@
+"""Gateway settings: ``GROUPSTORE_*`` environment variables, read once at start-up.
+
+``Settings.from_env()`` is the only place in the gateway that reads the
+environment; everything else receives a ``Settings``. Every variable is
+optional. A value that does not parse raises ``SettingsError`` naming the
+variable, so a typo stops the server at start-up instead of at first use.
+``docs/settings.md`` holds the same table for the README.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+ENV_PREFIX = "GROUPSTORE_"
+GiB = 1024**3
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the gateway cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway can be configured with; the defaults suit local development."""
+
+    mongo_uri: str = "mongomock://"
+    """GROUPSTORE_MONGO_URI: any MongoDB connection string, or ``mongomock://`` (in memory)."""
+    database: str | None = None
+    """GROUPSTORE_DATABASE: the database; default the one in the URI, else ``groupstore``."""
+    host: str = "127.0.0.1"
+    """GROUPSTORE_HOST: the interface uvicorn listens on."""
+    port: int = 8000
+    """GROUPSTORE_PORT: the TCP port uvicorn listens on."""
+    max_upload_bytes: int = GiB
+    """GROUPSTORE_MAX_UPLOAD_BYTES: the largest file ``uploadFile`` accepts."""
+    token_ttl_seconds: int = 24 * 60 * 60
+    """GROUPSTORE_TOKEN_TTL_SECONDS: how long an API key from ``login`` stays valid."""
+    graphiql: bool = True
+    """GROUPSTORE_GRAPHIQL: serve GraphiQL on ``GET /graphql``."""
+    introspection: bool = True
+    """GROUPSTORE_INTROSPECTION: allow schema introspection (GraphiQL needs it)."""
+    cors_origins: tuple[str, ...] = ()
+    """GROUPSTORE_CORS_ORIGINS: comma-separated origins allowed to call from a browser."""
+    max_query_depth: int = 10
+    """GROUPSTORE_MAX_QUERY_DEPTH: deepest selection a query may nest (introspection excluded)."""
+    max_aliases: int = 15
+    """GROUPSTORE_MAX_ALIASES: most aliases one document may use."""
+    max_tokens: int = 2000
+    """GROUPSTORE_MAX_TOKENS: most lexical tokens one document may contain."""
+    log_level: str = "INFO"
+    """GROUPSTORE_LOG_LEVEL: CRITICAL, ERROR, WARNING, INFO or DEBUG."""
+
+    def __post_init__(self) -> None:
+        _check(self.mongo_uri.strip() != "", "MONGO_URI", "must not be empty")
+        _check(1 <= self.port <= 65535, "PORT", "must be between 1 and 65535")
+        _check(self.max_upload_bytes >= 1, "MAX_UPLOAD_BYTES", "must be at least 1")
+        _check(self.token_ttl_seconds >= 1, "TOKEN_TTL_SECONDS", "must be at least 1")
+        for name in ("max_query_depth", "max_aliases", "max_tokens"):
+            _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
+        _check(
+            self.log_level in _LOG_LEVELS, "LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}"
+        )
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the store lives in this process only (``mongomock://``)."""
+        return self.mongo_uri.startswith("mongomock://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``GROUPSTORE_*`` variables (``os.environ`` unless given)."""
+        env = os.environ if environ is None else environ
+        parsers: dict[str, Callable[[str, str], Any]] = {
+            "database": _optional_str,
+            "port": _int,
+            "max_upload_bytes": _int,
+            "token_ttl_seconds": _int,
+            "graphiql": _bool,
+            "introspection": _bool,
+            "cors_origins": _origins,
+            "max_query_depth": _int,
+            "max_aliases": _int,
+            "max_tokens": _int,
+            "log_level": _upper,
+        }
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            name = field.name.upper()
+            raw = env.get(ENV_PREFIX + name)
+            if raw is None or raw.strip() == "":
+                continue  # unset or blank: the default
+            parse = parsers.get(field.name, _str)
+            values[field.name] = parse(name, raw)
+        return cls(**values)
+
+
+def _check(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise SettingsError(f"{ENV_PREFIX}{name} {message}")
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from None
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(
+        f"{ENV_PREFIX}{name} must be true or false (1/0, yes/no, on/off), not {raw!r}"
+    )
+
+
+def _str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _upper(name: str, raw: str) -> str:
+    return raw.strip().upper()
+
+
+def _optional_str(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if origin != "*" and "://" not in origin:
+            raise SettingsError(
+                f"{ENV_PREFIX}{name}: {origin!r} is not an origin (scheme://host[:port]) or '*'"
+            )
+    return origins

@@ -1,0 +1,85 @@
+"""The ``/graphql`` endpoint: Strawberry's ASGI view with the gateway's request handling.
+
+On top of Strawberry's view it
+- authenticates in ``get_context``, which runs before the body is read, and
+  refuses multipart requests without the CSRF header or a valid key there;
+- answers every HTTP-level refusal as JSON with ``extensions.code``
+  (Strawberry answers those in plain text);
+- closes the request's upload spool files when the request ends, whether
+  or not a resolver used them (Strawberry leaves them open);
+- serves the offline GraphiQL page of ``graphql_api.graphiql`` (no CDN).
+"""
+
+from __future__ import annotations
+
+from cross_web import HTTPException as StrawberryHTTPException
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.schema import BaseSchema
+
+from graphql_api.auth import authenticate
+from graphql_api.context import Context, get_store
+from graphql_api.errors import STATUS_CODE, HTTPError, Unauthenticated, error_response
+from graphql_api.graphiql import graphiql_html
+from graphql_api.settings import Settings
+from graphql_api.uploads import LimitedFormAdapter, check_csrf, is_multipart
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    request_adapter_class = LimitedFormAdapter
+
+    def __init__(self, schema: BaseSchema, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=False,
+            multipart_uploads_enabled=True,
+        )
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # unreachable: the route only matches HTTP
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            try:
+                response = await self.run(request)
+            except HTTPError as exc:
+                response = exc.response()
+            except (StrawberryHTTPException, StarletteHTTPException) as exc:
+                status = exc.status_code
+                message = exc.reason if isinstance(exc, StrawberryHTTPException) else exc.detail
+                if status == 413:
+                    message = "the request body is over the size limit"
+                response = error_response(STATUS_CODE.get(status, "BAD_REQUEST"), message, status)
+            await response(scope, receive, send)
+        finally:
+            await request.close()  # closes every spooled upload file
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        assert isinstance(request, Request) and isinstance(response, Response)
+        check_csrf(request.headers)
+        store = get_store(request)
+        user, token = await authenticate(store, request.headers)
+        if user is None and is_multipart(request.headers):
+            # Refuse before a single byte of the upload is read.
+            raise HTTPError(Unauthenticated("uploads need 'Authorization: Bearer <api key>'"))
+        return Context(
+            request=request,
+            response=response,
+            store=store,
+            settings=self.settings,
+            user=user,
+            token=token,
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's page loads GraphiQL from a CDN; this one is served by the app.
+        return HTMLResponse(graphiql_html(request.url.path))

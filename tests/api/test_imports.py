@@ -1,0 +1,33 @@
+"""Imports point one way: the gateway uses groupstore's public names, never the driver."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import graphql_api.app  # noqa: F401 - the package is importable as a whole
+
+PACKAGE = Path(__file__).resolve().parents[2] / "graphql_api"
+FORBIDDEN = ("pymongo", "bson", "gridfs", "mongomock", "groupstore.storage")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_gateway_never_imports_the_driver_or_the_storage_layer() -> None:
+    offenders = {
+        f"{path.name}: {module}"
+        for path in PACKAGE.glob("*.py")
+        for module in imported_modules(path)
+        if module.startswith(FORBIDDEN)
+    }
+
+    assert offenders == set()

@@ -1,0 +1,152 @@
+"""Budget: a page of 50 groups with their members' names costs a constant number of round trips.
+
+Round trips are counted with pymongo's command monitoring on a real server
+(GROUPSTORE_TEST_MONGO_URI), and on mongomock by counting the outermost
+collection calls (each is one command on a server; a ``find`` whose results
+fit in the first batch, as 51 groups do, is one round trip).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import mongomock.collection
+import pytest
+from pymongo import monitoring
+
+from graphql_api.app import create_app
+from graphql_api.settings import Settings
+from groupstore import GroupStore
+from tests.backend import MONGO_URI
+
+from .conftest import BASE_URL, bearer
+
+pytestmark = pytest.mark.anyio
+
+MONGOMOCK_COMMANDS = (
+    "find", "find_one", "find_one_and_update", "find_one_and_delete", "find_one_and_replace",
+    "insert_one", "insert_many", "update_one", "update_many", "replace_one", "delete_one",
+    "delete_many", "aggregate", "count_documents", "estimated_document_count", "distinct",
+    "bulk_write", "create_index", "create_indexes",
+)  # fmt: skip
+AUTHENTICATION = 1  # authenticate(): the key document carries its user
+
+
+class Counter(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.database: str | None = None
+        self.commands: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.database_name == self.database:
+            self.commands.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+_LISTENER = Counter()
+if MONGO_URI:
+    # Applies to clients created from now on: the stores of these tests.
+    monitoring.register(_LISTENER)
+
+
+@pytest.fixture
+def counted(
+    store_factory: Callable[..., GroupStore], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[GroupStore, Counter]]:
+    store = store_factory()
+    _LISTENER.database = store.db.name
+    _LISTENER.commands = []
+    if not MONGO_URI:
+        _count_mongomock_calls(monkeypatch, _LISTENER)
+    yield store, _LISTENER
+    _LISTENER.database = None
+
+
+def _count_mongomock_calls(monkeypatch: pytest.MonkeyPatch, counter: Counter) -> None:
+    depth = threading.local()  # mongomock calls itself (find_one -> find): count the outer call
+
+    def counting(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            outer = getattr(depth, "n", 0) == 0
+            if outer and self.database.name == counter.database:
+                counter.commands.append(name)
+            depth.n = getattr(depth, "n", 0) + 1
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                depth.n -= 1
+
+        return wrapper
+
+    for name in MONGOMOCK_COMMANDS:
+        method = getattr(mongomock.collection.Collection, name)
+        monkeypatch.setattr(mongomock.collection.Collection, name, counting(name, method))
+
+
+PAGE = """{ groups(first: 50) { edges { cursor node {
+    name owner { username } members { username } } } pageInfo { hasNextPage } } }"""
+
+
+async def _page_of_50(store: GroupStore, counter: Counter) -> tuple[list[str], str]:
+    users = [store.users.register_user(f"user{i}", "pw") for i in range(12)]
+    workflow = store.workflows.create_workflow("wf")
+    for i in range(50):
+        members = [users[(i + k) % 11 + 1].user_id for k in (0, 1, 2)]
+        store.groups.create_group(
+            workflow.workflow_id, f"g{i}", [], {}, user_id=users[0].user_id, members=members
+        )
+    token = store.users.login_user("user0", "pw").token
+    app = create_app(store=store, settings=Settings())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL
+    ) as client:
+        counter.commands.clear()
+        response = await client.post("/graphql", json={"query": PAGE}, headers=bearer(token))
+    body = response.json()
+    assert "errors" not in body, body
+    edges = body["data"]["groups"]["edges"]
+    assert len(edges) == 50 and all(len(e["node"]["members"]) == 4 for e in edges)
+    return list(counter.commands), token
+
+
+async def test_a_page_of_50_groups_with_member_names_costs_2_round_trips_after_authentication(
+    counted: tuple[GroupStore, Counter],
+) -> None:
+    store, counter = counted
+
+    commands, _ = await _page_of_50(store, counter)
+
+    # authenticate (the key), then one listing and one batched get_users.
+    assert len(commands) - AUTHENTICATION <= 2, commands
+
+
+async def test_authentication_costs_1_round_trip(counted: tuple[GroupStore, Counter]) -> None:
+    store, counter = counted
+    store.users.register_user("u", "pw")
+    token = store.users.login_user("u", "pw").token
+    app = create_app(store=store, settings=Settings())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL
+    ) as client:
+        counter.commands.clear()
+        await client.post("/graphql", json={"query": "{ me { id } }"}, headers=bearer(token))
+
+    assert len(counter.commands) == AUTHENTICATION, counter.commands
+
+
+async def test_a_page_of_50_groups_with_member_names_costs_at_most_3_round_trips_in_total(
+    counted: tuple[GroupStore, Counter],
+) -> None:
+    store, counter = counted
+
+    commands, _ = await _page_of_50(store, counter)
+
+    assert len(commands) <= 3, commands
