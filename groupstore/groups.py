@@ -23,7 +23,7 @@ from groupstore.errors import (
 from groupstore.model import JSON, FileHandle, Group, UploadedFile
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.documents import encode_json, utc_now
-from groupstore.storage.files import GridFSStore
+from groupstore.storage.files import file_store
 from groupstore.storage.groups import GroupCollection
 from groupstore.storage.workflows import WorkflowCollection
 from groupstore.uploads import open_source
@@ -50,10 +50,11 @@ class GroupPage:
 class WorkflowGroupManager:
     """Create and maintain workflow groups and their uploaded files."""
 
-    def __init__(self, db: Any, fs: GridFSStore | None = None, users: UserManager | None = None):
+    def __init__(self, db: Any, fs: Any = None, users: UserManager | None = None):
+        """``fs``: a GridFS bucket in ``db`` by default (a ``gridfs.GridFSBucket`` also works)."""
         self.groups = GroupCollection(db)
         self.workflows = WorkflowCollection(db)
-        self.fs = fs or GridFSStore(db)
+        self.fs = file_store(db, fs)
         self.users = users or UserManager(db)
 
     # -- groups ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from groupstore.errors import UnknownWorkflowError
 from groupstore.model import JSON, Workflow
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.documents import encode_json, utc_now
-from groupstore.storage.files import GridFSStore
+from groupstore.storage.files import file_store
 from groupstore.storage.groups import GroupCollection
 from groupstore.storage.workflows import WorkflowCollection
 from groupstore.validation import validate_identifier, validate_name
@@ -18,10 +18,10 @@ from groupstore.validation import validate_identifier, validate_name
 class WorkflowManager:
     """Create, read, list and delete workflows."""
 
-    def __init__(self, db: Any, fs: GridFSStore | None = None) -> None:
+    def __init__(self, db: Any, fs: Any = None) -> None:
         self.workflows = WorkflowCollection(db)
         self.groups = GroupCollection(db)
-        self.fs = fs or GridFSStore(db)
+        self.fs = file_store(db, fs)
 
     def create_workflow(
         self,

@@ -88,7 +88,9 @@ def test_gridfs_bucket_works_on_the_in_memory_store_in_a_fresh_context():
     assert contextvars.Context().run(use_bucket) == b"data"
 
 
-def test_close_closes_the_client(store_factory):
+def test_leaving_the_with_block_closes_the_client(monkeypatch):
+    closed = []
     with groupstore.connect("mongomock://") as store:
-        pass
-    assert store.client is not None
+        monkeypatch.setattr(store.client, "close", lambda: closed.append(True))
+        assert closed == []
+    assert closed == [True]

@@ -331,3 +331,13 @@ def test_short_reads_of_a_raw_stream_store_the_whole_file(store, group):
     file = store.groups.upload_file(group.group_id, ShortReads(data), "short.bin")
     assert file.size == len(data)
     assert read(store, group.group_id, file.file_id) == data
+
+
+def test_manager_accepts_a_stock_gridfs_bucket_as_fs(store, group):
+    from groupstore import WorkflowGroupManager
+
+    manager = WorkflowGroupManager(store.db, fs=gridfs.GridFSBucket(store.db, bucket_name="alt"))
+    file = manager.upload_file(group.group_id, b"into alt", "a.txt")
+    assert store.db["alt.files"].count_documents({"_id": file.file_id}) == 1
+    with manager.get_uploaded_file(group.group_id, file.file_id).open() as stream:
+        assert stream.read() == b"into alt"

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from bson import Binary, ObjectId
+from gridfs import GridFSBucket
 from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.database import Database
@@ -134,6 +135,22 @@ class GridFSStore:
         # If the server is unreachable, repair removes the orphans later.
         with contextlib.suppress(GroupStoreError):
             self.delete(file_ids)
+
+
+def file_store(db: Database[Any], fs: Any = None) -> GridFSStore:
+    """The store for a manager's ``fs`` argument: None, a GridFSStore, or a stock GridFSBucket."""
+    if fs is None:
+        return GridFSStore(db)
+    if isinstance(fs, GridFSStore):
+        return fs
+    if isinstance(fs, GridFSBucket):
+        # GridFSBucket exposes neither its name nor its chunk size publicly.
+        return GridFSStore(
+            db,
+            bucket_name=getattr(fs, "_bucket_name", "fs"),
+            chunk_size=getattr(fs, "_chunk_size_bytes", DEFAULT_CHUNK_SIZE),
+        )
+    raise TypeError(f"fs must be a GridFSStore or a gridfs.GridFSBucket, not {type(fs).__name__}")
 
 
 def _read_chunks(source: IO[bytes], chunk_size: int) -> Iterator[bytes]:
