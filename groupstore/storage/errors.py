@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from pymongo.collection import Collection
 from pymongo.errors import (
     ConnectionFailure,
     DocumentTooLarge,
@@ -63,3 +64,23 @@ def translated(on_duplicate: DuplicateResolver | None = None) -> Iterator[None]:
         raise StoreUnavailableError(f"the database is unavailable: {exc}") from exc
     except PyMongoError as exc:
         raise GroupStoreError(f"database error: {exc}") from exc
+
+
+def insert_unique(collection: Collection[Any], document: dict[str, Any], name_taken: str) -> None:
+    """Insert a document whose ``_id`` and name are unique by index.
+
+    A clash raises ConstraintViolationError saying which: the identifier, or
+    ``name_taken`` for the name.
+    """
+
+    def duplicate(index: str | None) -> GroupStoreError:
+        if index is None:  # neither mongomock nor FerretDB say which index: ask (error path only)
+            with translated():
+                found = collection.find_one({"_id": document["_id"]}, {"_id": 1})
+            index = "_id_" if found else None
+        if index == "_id_":
+            return ConstraintViolationError(f"identifier '{document['_id']}' is already used")
+        return ConstraintViolationError(name_taken)
+
+    with translated(on_duplicate=duplicate):
+        collection.insert_one(document)

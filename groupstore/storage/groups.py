@@ -23,7 +23,7 @@ from groupstore.storage.documents import (
     group_to_document,
     new_seq,
 )
-from groupstore.storage.errors import translated
+from groupstore.storage.errors import insert_unique, translated
 
 # What a listing needs from the server: all of it (a group is one document).
 BATCH_SIZE = 101  # the server's default first batch; later batches are larger
@@ -35,16 +35,8 @@ class GroupCollection:
 
     def insert(self, group: Group) -> None:
         """Insert a new group; the unique indexes decide name and id conflicts."""
-
-        def duplicate(index: str | None) -> GroupStoreError:
-            if index is None:  # mongomock does not say which index: ask (error path only)
-                index = "_id_" if self.collection.find_one({"_id": group.group_id}) else None
-            if index == "_id_":
-                return ConstraintViolationError(f"identifier '{group.group_id}' is already used")
-            return ConstraintViolationError(f"group '{group.name}' exists")
-
-        with translated(on_duplicate=duplicate):
-            self.collection.insert_one(group_to_document(group, new_seq()))
+        document = group_to_document(group, new_seq())
+        insert_unique(self.collection, document, f"group '{group.name}' exists")
 
     def get(self, group_id: str) -> Group | None:
         with translated():

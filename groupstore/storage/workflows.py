@@ -7,10 +7,9 @@ from typing import Any
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from groupstore.errors import ConstraintViolationError, GroupStoreError
 from groupstore.model import Workflow
 from groupstore.storage.documents import new_seq, workflow_from_document, workflow_to_document
-from groupstore.storage.errors import translated
+from groupstore.storage.errors import insert_unique, translated
 
 
 class WorkflowCollection:
@@ -18,18 +17,8 @@ class WorkflowCollection:
         self.collection: Collection[Any] = db.workflows
 
     def insert(self, workflow: Workflow) -> None:
-        def duplicate(index: str | None) -> GroupStoreError:
-            if index is None:  # mongomock does not say which index: ask (error path only)
-                found = self.collection.find_one({"_id": workflow.workflow_id}, {"_id": 1})
-                index = "_id_" if found else None
-            if index == "_id_":
-                return ConstraintViolationError(
-                    f"identifier '{workflow.workflow_id}' is already used"
-                )
-            return ConstraintViolationError(f"workflow '{workflow.name}' exists")
-
-        with translated(on_duplicate=duplicate):
-            self.collection.insert_one(workflow_to_document(workflow, new_seq()))
+        document = workflow_to_document(workflow, new_seq())
+        insert_unique(self.collection, document, f"workflow '{workflow.name}' exists")
 
     def get(self, workflow_id: str) -> Workflow | None:
         with translated():
