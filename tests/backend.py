@@ -17,6 +17,7 @@ CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 def _server_is_ferretdb() -> bool:
     if not MONGO_URI:
         return False
+    client: pymongo.MongoClient[dict[str, object]]
     with pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=10_000) as client:
         info = client.admin.command("buildInfo")
     return "ferretdb" in str(info).lower()

@@ -9,6 +9,7 @@ reads back in full and no GridFS file or chunk exists without its metadata.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import hypothesis.strategies as st
@@ -156,7 +157,7 @@ class GroupStoreMachine(RuleBasedStateMachine):
         self._expect(expected, lambda: self.store.groups.delete_group(group_id))
         self.model.pop(group_id, None)
 
-    def _expect(self, expected: type[GroupStoreError] | None, call) -> None:  # type: ignore[no-untyped-def]
+    def _expect(self, expected: type[GroupStoreError] | None, call: Callable[[], object]) -> None:
         try:
             call()
         except GroupStoreError as exc:

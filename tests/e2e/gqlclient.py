@@ -30,10 +30,10 @@ class Api:
             fetch_schema_from_transport=True,
             execute_timeout=TIMEOUT,
         )
-        self.session = self.client.connect_sync()  # type: ignore[no-untyped-call]
+        self.session = self.client.connect_sync()
 
     def close(self) -> None:
-        self.client.close_sync()  # type: ignore[no-untyped-call]
+        self.client.close_sync()
 
     def run(self, document: str, upload_files: bool = False, **variables: Any) -> dict[str, Any]:
         request = GraphQLRequest(document, variable_values=variables)

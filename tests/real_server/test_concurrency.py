@@ -163,4 +163,4 @@ def test_store_is_usable_from_many_threads(store, workflow, owner):
             ).name
         ),
     )
-    assert sorted(results) == sorted(f"g{i}" for i in range(16))
+    assert sorted(map(str, results)) == sorted(f"g{i}" for i in range(16))

@@ -14,11 +14,13 @@ import io
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 pytestmark = [pytest.mark.real_server, pytest.mark.slow]
 
+T = TypeVar("T")
 SIZE = 256 * 1024 * 1024
 BOUND = 32 * 1024 * 1024
 BLOCK = 1024 * 1024
@@ -59,7 +61,7 @@ def _rss_high_water() -> int:
     raise RuntimeError("no VmHWM")
 
 
-def measure(action: Callable[[], object]) -> tuple[object, int, int]:
+def measure(action: Callable[[], T]) -> tuple[T, int, int]:
     """(result, tracemalloc peak growth, RSS high-water growth) of running ``action``."""
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     rss_before = _rss_high_water()
