@@ -45,21 +45,12 @@ def user_loader(store: groupstore.GroupStore) -> UserLoader:
 
 
 def workflow_loader(store: groupstore.GroupStore) -> WorkflowLoader:
-    # The library has no get_workflows(ids): one id is one get_workflow, more
-    # ids read the (short) list of all workflows, one round trip either way.
-    def fetch(workflow_ids: list[str]) -> list[groupstore.Workflow | None]:
-        if len(workflow_ids) == 1:
-            try:
-                return [store.workflows.get_workflow(workflow_ids[0])]
-            except groupstore.UnknownWorkflowError:
-                return [None]
-        by_id = {wf.workflow_id: wf for wf in store.workflows.list_workflows()}
+    async def load(workflow_ids: list[str]) -> list[groupstore.Workflow | None]:
+        workflows = await run_in_threadpool(store.workflows.get_workflows, workflow_ids)
+        by_id = {workflow.workflow_id: workflow for workflow in workflows}
         return [by_id.get(workflow_id) for workflow_id in workflow_ids]
 
-    async def load(workflow_ids: list[str]) -> list[groupstore.Workflow | None]:
-        return await run_in_threadpool(fetch, workflow_ids)
-
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH_SIZE)
 
 
 @dataclass

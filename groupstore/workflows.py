@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from groupstore.errors import UnknownWorkflowError
@@ -49,6 +50,10 @@ class WorkflowManager:
         if workflow is None:
             raise UnknownWorkflowError(workflow_id)
         return workflow
+
+    def get_workflows(self, workflow_ids: Iterable[str]) -> list[Workflow]:
+        """The existing workflows among ``workflow_ids``, in one round trip."""
+        return self.workflows.get_many(list(workflow_ids))
 
     def list_workflows(self) -> list[Workflow]:
         """All workflows in creation order."""

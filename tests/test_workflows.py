@@ -65,3 +65,11 @@ def test_delete_workflow_removes_its_groups_and_files_only(store, alice):
     assert store.db["fs.files"].count_documents({}) == 1
     assert store.db["fs.chunks"].count_documents({"files_id": {"$ne": kept_file.file_id}}) == 0
     assert store.groups.list_uploaded_files(other.group_id) == [kept_file]
+
+
+def test_get_workflows_returns_the_known_ones(store):
+    a = store.workflows.create_workflow("a")
+    b = store.workflows.create_workflow("b")
+    store.workflows.create_workflow("c")
+    found = store.workflows.get_workflows([b.workflow_id, "nope", a.workflow_id])
+    assert sorted(w.name for w in found) == ["a", "b"]

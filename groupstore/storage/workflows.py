@@ -29,6 +29,12 @@ class WorkflowCollection:
         with translated():
             return self.collection.find_one({"_id": workflow_id}, {"_id": 1}) is not None
 
+    def get_many(self, workflow_ids: list[str]) -> list[Workflow]:
+        """The existing workflows among ``workflow_ids`` (one round trip, any order)."""
+        with translated():
+            docs = self.collection.find({"_id": {"$in": workflow_ids}})
+            return [workflow_from_document(doc) for doc in docs]
+
     def list(self) -> list[Workflow]:
         with translated():
             return [workflow_from_document(doc) for doc in self.collection.find().sort("seq", 1)]
