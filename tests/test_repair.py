@@ -6,6 +6,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from bson import ObjectId
 
 from groupstore import repair
 from groupstore.cli import main
@@ -95,3 +96,22 @@ def test_repair_command_rejects_a_negative_grace(capsys):
 def test_repair_command_reports_an_unreachable_store(capsys):
     assert main(["repair", "--uri", "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300"]) == 1
     assert "unavailable" in capsys.readouterr().err
+
+
+def test_repair_leaves_a_long_upload_in_progress_alone(store, group):
+    """Its first chunks are old, its newest is recent: it is still being written."""
+    old = ObjectId.from_datetime(utc_now() - timedelta(hours=5))
+    store.db["fs.chunks"].insert_one({"_id": old, "files_id": "long", "n": 0, "data": b"a"})
+    store.db["fs.chunks"].insert_one({"files_id": "long", "n": 1, "data": b"b"})
+    report = repair(store)
+    assert report.orphan_chunk_files == []
+    assert store.db["fs.chunks"].count_documents({"files_id": "long"}) == 2
+
+
+def test_repair_removes_chunks_whose_newest_is_older_than_the_grace(store, group):
+    for n in range(2):
+        stamp = ObjectId.from_datetime(utc_now() - timedelta(hours=3 - n))
+        store.db["fs.chunks"].insert_one({"_id": stamp, "files_id": "dead", "n": n, "data": b"x"})
+    report = repair(store)
+    assert report.orphan_chunk_files == ["dead"]
+    assert store.db["fs.chunks"].count_documents({}) == 0

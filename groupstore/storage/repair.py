@@ -68,17 +68,23 @@ def find_orphans(
 
         say("checking chunks against GridFS files")
         # A chunk's ObjectId tells when it was written (to the second, so round
-        # the cutoff up); recent chunks may belong to an upload in progress.
+        # the cutoff up). A file whose newest chunk is recent may be an upload
+        # in progress, however old its first chunks are: leave it alone.
         chunk_cutoff = ObjectId.from_datetime(cutoff + timedelta(seconds=1))
+        # (Two queries rather than a $max accumulator, which FerretDB lacks.)
         old_chunk_files = fs.chunks.aggregate(
-            [
-                {"$match": {"_id": {"$lt": chunk_cutoff}}},
-                {"$group": {"_id": "$files_id"}},
-            ]
+            [{"$match": {"_id": {"$lt": chunk_cutoff}}}, {"$group": {"_id": "$files_id"}}]
         )
         for batch in _batches(doc["_id"] for doc in old_chunk_files):
             known = {doc["_id"] for doc in fs.files.find({"_id": {"$in": batch}}, {"_id": 1})}
-            orphans.chunk_files.extend(file_id for file_id in batch if file_id not in known)
+            unknown = [file_id for file_id in batch if file_id not in known]
+            if not unknown:
+                continue
+            recent = fs.chunks.find(
+                {"files_id": {"$in": unknown}, "_id": {"$gte": chunk_cutoff}}, {"files_id": 1}
+            )
+            growing = {doc["files_id"] for doc in recent}
+            orphans.chunk_files.extend(file_id for file_id in unknown if file_id not in growing)
     say(
         f"found {len(orphans.groups)} orphan groups, {len(orphans.files)} orphan files, "
         f"chunks of {len(orphans.chunk_files)} missing files"
