@@ -110,17 +110,17 @@ class UserManager:
         self.users.insert_key(_key_hash(token), user, expires_at)
         return ApiKey(token=token, user_id=user.user_id, expires_at=expires_at)
 
-    def logout_user(self, api_key: str) -> User | None:
+    def logout_user(self, api_key: str | ApiKey) -> User | None:
         """End the session of that key; the user it belonged to, or None for an unknown key."""
-        if not isinstance(api_key, str) or not api_key:
-            return None
-        return self.users.delete_key(_key_hash(api_key))
+        token = _token(api_key)
+        return None if token is None else self.users.delete_key(_key_hash(token))
 
-    def authenticate(self, api_key: str | None) -> User:
+    def authenticate(self, api_key: str | ApiKey | None) -> User:
         """The user of a valid key (one round trip); UnauthenticatedAccessError otherwise."""
-        if not isinstance(api_key, str) or not api_key:
+        token = _token(api_key)
+        if token is None:
             raise UnauthenticatedAccessError()
-        found = self.users.find_key(_key_hash(api_key))
+        found = self.users.find_key(_key_hash(token))
         if found is None:
             raise UnauthenticatedAccessError()
         user, expires_at = found
@@ -145,6 +145,12 @@ def _validate_password(password: object) -> None:
 def _username_key(username: str) -> str:
     """The case-insensitive form that uniqueness, login and prefix search use."""
     return username.casefold()
+
+
+def _token(api_key: object) -> str | None:
+    """The token of an ApiKey or of its string; None for anything else."""
+    token = api_key.token if isinstance(api_key, ApiKey) else api_key
+    return token if isinstance(token, str) and token else None
 
 
 def _key_hash(token: str) -> str:

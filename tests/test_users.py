@@ -195,3 +195,12 @@ def test_expired_api_key_is_unauthenticated_and_relogin_gives_a_new_key(store_fa
     fresh = store.users.login_user("alice", "pw")
     assert fresh.token != key.token
     assert store.users.authenticate(fresh.token).username == "alice"
+
+
+def test_the_api_key_object_works_like_its_token(store):
+    store.users.register_user("alice", "pw")
+    key = store.users.login_user("alice", "pw")
+    assert store.users.authenticate(key).username == "alice"
+    assert store.users.logout_user(key).username == "alice"
+    with pytest.raises(UnauthenticatedAccessError):
+        store.users.authenticate(key)
