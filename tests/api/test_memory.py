@@ -24,7 +24,6 @@ import gc
 import hashlib
 import io
 import json
-import os
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -36,10 +35,10 @@ from starlette.types import ASGIApp, Message
 from graphql_api.app import create_app
 from graphql_api.settings import Settings
 from groupstore import FileHandle, Group, GroupStore, User, Workflow
+from tests.backend import MONGO_URI
 
 from .conftest import BASE_URL, PREFLIGHT, bearer
 
-MONGO_URI = os.environ.get("GROUPSTORE_TEST_MONGO_URI")  # as tests/conftest.py
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 MiB = 1024 * 1024
