@@ -115,10 +115,8 @@ class Mutation:
 
     @mutation("A new API key; UNKNOWN_USER for a wrong name or password.")
     async def login(self, info: Info, username: str, password: str) -> ApiKey:
-        users = info.context.store.users
-        key = await run_in_threadpool(users.login_user, username, password)
-        user = await run_in_threadpool(users.get_user, key.user_id)
-        return ApiKey.from_domain(key, user)
+        key = await run_in_threadpool(info.context.store.users.login_user, username, password)
+        return ApiKey.from_domain(key)
 
     @mutation("End the session of the API key this request carries.")
     async def logout(self, info: Info) -> bool:

@@ -92,8 +92,8 @@ class ApiKey:
     user: User
 
     @classmethod
-    def from_domain(cls, key: groupstore.ApiKey, user: groupstore.User) -> ApiKey:
-        return cls(token=key.token, expires_at=key.expires_at, user=User.from_domain(user))
+    def from_domain(cls, key: groupstore.ApiKey) -> ApiKey:
+        return cls(token=key.token, expires_at=key.expires_at, user=User.from_domain(key.user))
 
 
 @strawberry.type(description="A workflow template that groups are created for.")

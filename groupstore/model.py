@@ -33,8 +33,12 @@ class ApiKey:
     """The result of a login: the plain token is shown once, only its hash is stored."""
 
     token: str
-    user_id: str
+    user: User
     expires_at: datetime
+
+    @property
+    def user_id(self) -> str:
+        return self.user.user_id
 
     def __repr__(self) -> str:
         # Keep tokens out of logs and tracebacks.

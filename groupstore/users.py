@@ -108,7 +108,7 @@ class UserManager:
         token = secrets.token_urlsafe(32)
         expires_at = utc_now() + self.token_ttl
         self.users.insert_key(_key_hash(token), user, expires_at)
-        return ApiKey(token=token, user_id=user.user_id, expires_at=expires_at)
+        return ApiKey(token=token, user=user, expires_at=expires_at)
 
     def logout_user(self, api_key: str | ApiKey) -> User | None:
         """End the session of that key; the user it belonged to, or None for an unknown key."""
