@@ -22,7 +22,7 @@ from groupstore.errors import (
 )
 from groupstore.model import JSON, FileHandle, Group, UploadedFile
 from groupstore.parameters import parameters_from_input
-from groupstore.storage.documents import encode_json, utc_now
+from groupstore.storage.documents import utc_now
 from groupstore.storage.files import file_store
 from groupstore.storage.groups import GroupCollection
 from groupstore.storage.workflows import WorkflowCollection
@@ -95,12 +95,11 @@ class WorkflowGroupManager:
             created_at=now,
             updated_at=now,
         )
-        encode_json(workflow_spec, "workflow_spec")  # reject non-JSON before any I/O
-        encode_json(engine_config, "engine_config")
+        document = self.groups.prepare(group)  # rejects non-JSON values before any I/O
         if not self.workflows.exists(workflow_id):
             raise UnknownWorkflowError(workflow_id)
         self._check_active(member_ids)
-        self.groups.insert(group)
+        self.groups.insert(document)
         return group
 
     def get_group(self, group_id: str) -> Group:

@@ -9,7 +9,7 @@ from typing import Any
 from groupstore.errors import UnknownWorkflowError
 from groupstore.model import JSON, Workflow
 from groupstore.parameters import parameters_from_input
-from groupstore.storage.documents import encode_json, utc_now
+from groupstore.storage.documents import utc_now
 from groupstore.storage.files import file_store
 from groupstore.storage.groups import GroupCollection
 from groupstore.storage.workflows import WorkflowCollection
@@ -41,8 +41,7 @@ class WorkflowManager:
             parameters=parameters_from_input(parameters),
             created_at=utc_now(),
         )
-        encode_json(workflow.workflow_spec, "workflow_spec")  # reject non-JSON before writing
-        self.workflows.insert(workflow)
+        self.workflows.insert(workflow)  # encodes (and rejects non-JSON) before writing
         return workflow
 
     def get_workflow(self, workflow_id: str) -> Workflow:

@@ -33,10 +33,13 @@ class GroupCollection:
     def __init__(self, db: Database[Any]) -> None:
         self.collection: Collection[Any] = db.groups
 
-    def insert(self, group: Group) -> None:
-        """Insert a new group; the unique indexes decide name and id conflicts."""
-        document = group_to_document(group, new_seq())
-        insert_unique(self.collection, document, f"group '{group.name}' exists")
+    def prepare(self, group: Group) -> dict[str, Any]:
+        """The new group's document (no I/O); ConstraintViolationError for non-JSON values."""
+        return group_to_document(group, new_seq())
+
+    def insert(self, document: dict[str, Any]) -> None:
+        """Insert a prepared group; the unique indexes decide name and id conflicts."""
+        insert_unique(self.collection, document, f"group '{document['name']}' exists")
 
     def get(self, group_id: str) -> Group | None:
         with translated():
