@@ -8,8 +8,9 @@ query makes in one tick into one library call, so a page of groups costs one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +24,7 @@ from graphql_api.settings import Settings
 
 UserLoader: TypeAlias = DataLoader[str, groupstore.User | None]
 WorkflowLoader: TypeAlias = DataLoader[str, groupstore.Workflow | None]
+T = TypeVar("T")
 # A $in over more ids than this is split (each batch is one round trip).
 MAX_BATCH_SIZE = 1000
 
@@ -35,20 +37,14 @@ def get_store(request: Request) -> groupstore.GroupStore:
     return store
 
 
-def user_loader(store: groupstore.GroupStore) -> UserLoader:
-    async def load(user_ids: list[str]) -> list[groupstore.User | None]:
-        users = await run_in_threadpool(store.users.get_users, user_ids)
-        by_id = {user.user_id: user for user in users}
-        return [by_id.get(user_id) for user_id in user_ids]
+def batch_loader(
+    fetch: Callable[[list[str]], list[T]], key: Callable[[T], str]
+) -> DataLoader[str, T | None]:
+    """A loader that fetches a batch of ids in one library call; unknown ids load as None."""
 
-    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH_SIZE)
-
-
-def workflow_loader(store: groupstore.GroupStore) -> WorkflowLoader:
-    async def load(workflow_ids: list[str]) -> list[groupstore.Workflow | None]:
-        workflows = await run_in_threadpool(store.workflows.get_workflows, workflow_ids)
-        by_id = {workflow.workflow_id: workflow for workflow in workflows}
-        return [by_id.get(workflow_id) for workflow_id in workflow_ids]
+    async def load(ids: list[str]) -> list[T | None]:
+        found = {key(item): item for item in await run_in_threadpool(fetch, ids)}
+        return [found.get(item_id) for item_id in ids]
 
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH_SIZE)
 
@@ -65,8 +61,10 @@ class Context:
     workflows: WorkflowLoader = field(init=False)
 
     def __post_init__(self) -> None:
-        self.users = user_loader(self.store)
-        self.workflows = workflow_loader(self.store)
+        self.users = batch_loader(self.store.users.get_users, lambda user: user.user_id)
+        self.workflows = batch_loader(
+            self.store.workflows.get_workflows, lambda workflow: workflow.workflow_id
+        )
         if self.user is not None:
             self.users.prime(self.user.user_id, self.user)
 
