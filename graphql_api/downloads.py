@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 import groupstore
-from graphql_api.auth import authenticate, require_member
+from graphql_api.auth import authenticate, require_user
 from graphql_api.context import get_store
 from graphql_api.errors import GatewayError, HTTPError, error_response, public_error
 
@@ -44,9 +44,11 @@ async def download(request: Request) -> Response:
     group_id = request.path_params["group_id"]
     file_id = request.path_params["file_id"]
     try:
-        user, _ = await authenticate(store, request.headers)
-        await require_member(store, user, group_id)
-        handle = await run_in_threadpool(store.groups.get_uploaded_file, group_id, file_id)
+        user = require_user((await authenticate(store, request.headers))[0])
+        # One read: the group's existence, the caller's membership, then the file.
+        handle = await run_in_threadpool(
+            store.groups.get_uploaded_file, group_id, file_id, member=user.user_id
+        )
     except HTTPError as exc:
         return exc.response()
     except (GatewayError, groupstore.GroupStoreError) as exc:

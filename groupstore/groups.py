@@ -15,6 +15,7 @@ from typing import Any
 
 from groupstore.errors import (
     ConstraintViolationError,
+    UnauthorizedAccessError,
     UnknownFileError,
     UnknownUserError,
     UnknownWorkflowError,
@@ -202,11 +203,19 @@ class WorkflowGroupManager:
         """The group's files in upload order."""
         return self.get_group(group_id).uploads
 
-    def get_uploaded_file(self, group_id: str, file_id: str) -> FileHandle:
-        """A handle whose ``open()`` streams the bytes; a file of another group is unknown."""
-        group_exists, file = self.groups.get_file(group_id, file_id)
-        if not group_exists:
+    def get_uploaded_file(
+        self, group_id: str, file_id: str, member: str | None = None
+    ) -> FileHandle:
+        """A handle whose ``open()`` streams the bytes; a file of another group is unknown.
+
+        With ``member``, the same read also checks that this user belongs to
+        the group (UnauthorizedAccessError otherwise, before the file is looked at).
+        """
+        members, file = self.groups.get_file(group_id, file_id)
+        if members is None:
             raise UnknownWorkflowGroupError(group_id)
+        if member is not None and member not in members:
+            raise UnauthorizedAccessError("only members of the group may do this")
         if file is None:
             raise UnknownFileError(file_id)
         fs = self.fs

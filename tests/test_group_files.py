@@ -12,6 +12,7 @@ import pytest
 
 from groupstore import (
     ConstraintViolationError,
+    UnauthorizedAccessError,
     UnknownFileError,
     UnknownWorkflowGroupError,
 )
@@ -341,3 +342,15 @@ def test_manager_accepts_a_stock_gridfs_bucket_as_fs(store, group):
     assert store.db["alt.files"].count_documents({"_id": file.file_id}) == 1
     with manager.get_uploaded_file(group.group_id, file.file_id).open() as stream:
         assert stream.read() == b"into alt"
+
+
+def test_get_file_for_a_member_checks_membership_in_the_same_read(store, group, bob):
+    file = store.groups.upload_file(group.group_id, b"x", "a.txt")
+    owner = group.owner_id
+    assert store.groups.get_uploaded_file(group.group_id, file.file_id, member=owner).size == 1
+    with pytest.raises(UnauthorizedAccessError):
+        store.groups.get_uploaded_file(group.group_id, file.file_id, member=bob.user_id)
+    with pytest.raises(UnauthorizedAccessError):  # membership comes before the file
+        store.groups.get_uploaded_file(group.group_id, "nope", member=bob.user_id)
+    with pytest.raises(UnknownWorkflowGroupError):
+        store.groups.get_uploaded_file("nope", file.file_id, member=owner)

@@ -104,28 +104,30 @@ class GroupCollection:
             )
         return result.matched_count == 1
 
-    def get_file(self, group_id: str, file_id: str) -> tuple[bool, UploadedFile | None]:
-        """Whether the group exists, and the file's metadata if the group has it."""
-        exists, entry = self._file_entry(group_id, file_id)
-        return exists, (None if entry is None else file_from_document(entry))
+    def get_file(self, group_id: str, file_id: str) -> tuple[list[str] | None, UploadedFile | None]:
+        """The group's members (None if there is no such group), and the file if it has it."""
+        members, entry = self._file_entry(group_id, file_id)
+        return members, (None if entry is None else file_from_document(entry))
 
-    def _file_entry(self, group_id: str, file_id: str) -> tuple[bool, dict[str, Any] | None]:
+    def _file_entry(
+        self, group_id: str, file_id: str
+    ) -> tuple[list[str] | None, dict[str, Any] | None]:
         # The whole file list, filtered here: an $elemMatch projection would
         # send less, but FerretDB does not implement it, and the list is small.
         with translated():
-            doc = self.collection.find_one({"_id": group_id}, {"files": 1})
+            doc = self.collection.find_one({"_id": group_id}, {"files": 1, "members": 1})
         if doc is None:
-            return False, None
+            return None, None
         entries = [entry for entry in doc.get("files", []) if entry["file_id"] == file_id]
-        return True, (entries[0] if entries else None)
+        return list(doc["members"]), (entries[0] if entries else None)
 
     def remove_file(
         self, group_id: str, file_id: str, changes: dict[str, Any]
     ) -> tuple[bool, bool]:
         """Remove file metadata (two round trips): (group existed, file was removed)."""
-        exists, entry = self._file_entry(group_id, file_id)
+        members, entry = self._file_entry(group_id, file_id)
         if entry is None:
-            return exists, False
+            return members is not None, False
         # $pull by the exact stored element rather than by a condition
         # ({"file_id": ...}): both are correct on MongoDB, but FerretDB
         # silently ignores conditional $pull while reporting a match.
