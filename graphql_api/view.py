@@ -21,9 +21,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
+import groupstore
 from graphql_api.auth import authenticate
 from graphql_api.context import Context, get_store
-from graphql_api.errors import STATUS_CODE, HTTPError, Unauthenticated, error_response
+from graphql_api.errors import STATUS_CODE, HTTPError, error_response
 from graphql_api.graphiql import graphiql_html
 from graphql_api.settings import Settings
 from graphql_api.uploads import LimitedFormAdapter, check_csrf, is_multipart
@@ -70,7 +71,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         user, token = await authenticate(store, request.headers)
         if user is None and is_multipart(request.headers):
             # Refuse before a single byte of the upload is read.
-            raise HTTPError(Unauthenticated("uploads need 'Authorization: Bearer <api key>'"))
+            raise HTTPError(
+                groupstore.UnauthenticatedAccessError(
+                    "uploads need 'Authorization: Bearer <api key>'"
+                )
+            )
         return Context(
             request=request,
             response=response,
