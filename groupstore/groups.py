@@ -52,10 +52,10 @@ from groupstore.validation import (
 MAX_PAGE_SIZE = 1000
 
 ACCESS_RULES: dict[str, str] = {
-    "get_group": "anyone (non-members get the summary)",
-    "list_groups": "anyone (non-members get summaries)",
-    "list_groups_page": "anyone (non-members get summaries)",
-    "create_group": "any user, as the owner",
+    "get_group": "any user (the summary unless a member)",
+    "list_groups": "any user (summaries of groups they are not in)",
+    "list_groups_page": "any user (summaries of groups they are not in)",
+    "create_group": "any user (becomes the owner)",
     "update_group": "owner",
     "delete_group": "owner",
     "add_member": "owner",

@@ -52,7 +52,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
     for item in items:
         if item.get_closest_marker("flowserv") and flowserv_missing:
-            item.add_marker(pytest.mark.skip(reason="needs flowserv-core: pip install '.[flowserv]'"))
+            item.add_marker(
+                pytest.mark.skip(reason="needs flowserv-core: pip install '.[flowserv]'")
+            )
         if item.get_closest_marker("real_server") and not MONGO_URI:
             item.add_marker(
                 pytest.mark.skip(reason="needs a real server: GROUPSTORE_TEST_MONGO_URI")

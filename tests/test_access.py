@@ -75,9 +75,7 @@ CALLS: dict[str, tuple[Call, set[str]]] = {
         {"owner"},
     ),
     "remove_member": (
-        lambda w, c: w.store.groups.remove_member(
-            w.group.group_id, w.users["member"], caller=c
-        ),
+        lambda w, c: w.store.groups.remove_member(w.group.group_id, w.users["member"], caller=c),
         {"owner"},
     ),
     "transfer_ownership": (

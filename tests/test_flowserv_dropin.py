@@ -13,6 +13,7 @@ import pytest
 
 pytestmark = pytest.mark.flowserv
 
+
 @pytest.fixture
 def fs():
     """flowserv's modules, imported only where the marker let the test run."""
@@ -21,8 +22,8 @@ def fs():
     from flowserv.model.parameter.string import String
     from flowserv.model.template.parameter import ParameterIndex
     from flowserv.view.group import WorkflowGroupSerializer
-    from flowserv.volume.fs import FSFile
     from flowserv.volume.base import IOBuffer
+    from flowserv.volume.fs import FSFile
 
     class Flowserv:
         pass
@@ -51,9 +52,7 @@ def test_flowserv_parameter_objects_and_index_make_a_group(fs, team):
         workflow.workflow_id, "team", index, {"steps": []}, user_id=alice.user_id
     )
     assert list(group.parameters) == ["greeting", "runs", "names"]
-    assert [p.to_dict() for p in group.parameters.values()] == [
-        p.to_dict() for p in index.values()
-    ]
+    assert [p.to_dict() for p in group.parameters.values()] == [p.to_dict() for p in index.values()]
     from_list = store.groups.create_group(
         workflow.workflow_id, "team2", list(index.values()), {}, user_id=alice.user_id
     )

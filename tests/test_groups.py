@@ -374,3 +374,27 @@ def test_manager_built_from_a_database_alone_works(store, workflow, alice):
     manager = WorkflowGroupManager(store.db)
     group = manager.create_group(workflow.workflow_id, "G", [], {}, user_id=alice.user_id)
     assert store.groups.get_group(group.group_id) == group
+
+
+# -- limits and embedded copies ------------------------------------------------
+
+
+def test_a_spec_over_16_mib_is_refused_on_every_backend_and_changes_nothing(store, workflow, alice):
+    # MongoDB refuses documents over 16 MiB; the in-memory backend does too,
+    # so that what works in memory works on a real server.
+    with pytest.raises(ConstraintViolationError, match="too large"):
+        make(store, workflow, alice, workflow_spec={"blob": "x" * (17 * 1024 * 1024)})
+    assert group_count(store) == 0
+
+
+def test_member_names_are_embedded_so_a_user_rename_must_update_them(store, workflow, alice, bob):
+    group = make(store, workflow, alice, members=[bob.user_id])
+    stored = store.db.groups.find_one({"_id": group.group_id})
+    assert [m["username"] for m in stored["members"]] == ["alice", "bob"]
+    rename = getattr(store.users, "rename_user", None)
+    if rename is not None:  # whoever adds renaming must keep the embedded copies in step
+        rename(bob.user_id, "robert")
+        assert [m.name for m in store.groups.get_group(group.group_id).members] == [
+            "alice",
+            "robert",
+        ]
