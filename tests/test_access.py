@@ -245,7 +245,7 @@ def test_uploads_racing_a_removal_either_finish_before_it_or_are_refused(world, 
         results: list[Any] = []
         barrier = threading.Barrier(2)
 
-        def upload(member=member, i=i) -> None:
+        def upload(member=member, i=i, barrier=barrier, results=results) -> None:
             barrier.wait()
             try:
                 results.append(

@@ -8,6 +8,7 @@ GROUPSTORE_TEST_REQUIRE_FLOWSERV=1, fails instead.
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 import pytest
 
@@ -25,13 +26,15 @@ def fs():
     from flowserv.volume.base import IOBuffer
     from flowserv.volume.fs import FSFile
 
-    class Flowserv:
-        pass
-
-    ns = Flowserv()
-    ns.File, ns.Int, ns.String, ns.ParameterIndex = File, Int, String, ParameterIndex
-    ns.Serializer, ns.FSFile, ns.IOBuffer = WorkflowGroupSerializer, FSFile, IOBuffer
-    return ns
+    return SimpleNamespace(
+        File=File,
+        Int=Int,
+        String=String,
+        ParameterIndex=ParameterIndex,
+        Serializer=WorkflowGroupSerializer,
+        FSFile=FSFile,
+        IOBuffer=IOBuffer,
+    )
 
 
 @pytest.fixture
