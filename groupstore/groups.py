@@ -244,7 +244,7 @@ class WorkflowGroupManager:
             changes["name"] = validate_name(name)
         member_ids = None if members is None else validate_user_ids(members)
         if not changes and member_ids is None:
-            return self._full(self.get_group(group_id, caller=caller), group_id)
+            return self._full(self.get_group(group_id, caller=caller))
         conditions = self._owner_condition(caller)
         if member_ids is not None:
             changes["members"] = [
@@ -288,7 +288,7 @@ class WorkflowGroupManager:
         if group is not None:
             return group
         self._explain(group_id, caller, owner_only=True)
-        return self._full(self.get_group(group_id), group_id)  # already a member
+        return self._full(self.get_group(group_id))  # already a member
 
     def remove_member(self, group_id: str, user_id: str, *, caller: str | None = None) -> Group:
         """Remove a member (the owner's call); the owner needs a transfer first."""
@@ -476,7 +476,7 @@ class WorkflowGroupManager:
         return self._pull(group_id, user_id, caller, leaving, attempts - 1)
 
     @staticmethod
-    def _full(group: GroupSummary, group_id: str) -> Group:
+    def _full(group: GroupSummary) -> Group:
         if not isinstance(group, Group):
             raise UnauthorizedAccessError(FORBIDDEN_OWNER)
         return group
