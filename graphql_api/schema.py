@@ -32,6 +32,7 @@ from strawberry.types import ExecutionContext
 
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
+from graphql_api.events import Change, ChangeKind
 from graphql_api.settings import Settings
 from graphql_api.types import (
     SCALARS,
@@ -45,6 +46,7 @@ from graphql_api.types import (
     field,
     mutation,
 )
+from graphql_api.subscriptions import Subscription
 from graphql_api.uploads import store_upload
 
 DEFAULT_PAGE_SIZE = 50
@@ -122,6 +124,9 @@ class Mutation:
     async def logout(self, info: Info) -> bool:
         info.context.require_user()
         await run_in_threadpool(info.context.store.users.logout_user, info.context.token or "")
+        info.context.events.publish(
+            Change(ChangeKind.SESSION_ENDED, user_id=info.context.require_user().user_id)
+        )
         return True
 
     @strawberry.mutation
@@ -193,12 +198,14 @@ class Mutation:
         group = await run_in_threadpool(
             info.context.store.groups.update_group, id, name=name, members=members
         )
+        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, id))
         return Group.from_domain(group)
 
     @mutation("Delete the group and its files; members only.")
     async def delete_group(self, info: Info, id: strawberry.ID) -> bool:
         await info.context.require_member(id)
         await run_in_threadpool(info.context.store.groups.delete_group, id)
+        info.context.events.publish(Change(ChangeKind.GROUP_DELETED, id))
         return True
 
     @mutation(
@@ -215,6 +222,7 @@ class Mutation:
             )
         finally:
             await file.close()
+        info.context.events.publish(Change(ChangeKind.FILE_UPLOADED, group_id, uploaded.file_id))
         return UploadedFile.from_domain(uploaded, group_id)
 
     @mutation("Delete one file of the group; members only.")
@@ -223,6 +231,7 @@ class Mutation:
     ) -> bool:
         await info.context.require_member(group_id)
         await run_in_threadpool(info.context.store.groups.delete_file, group_id, file_id)
+        info.context.events.publish(Change(ChangeKind.FILE_DELETED, group_id, file_id))
         return True
 
 
@@ -250,6 +259,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
     )

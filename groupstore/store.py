@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from groupstore.groups import WorkflowGroupManager
+from groupstore.storage.changes import ChangeFeed, watch_changes
 from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
 from groupstore.storage.files import GridFSStore
 from groupstore.users import DEFAULT_TOKEN_TTL, UserManager
@@ -29,6 +30,14 @@ class GroupStore:
         self.users = UserManager(db, token_ttl=token_ttl)
         self.workflows = WorkflowManager(db, fs=self.fs)
         self.groups = WorkflowGroupManager(db, fs=self.fs, users=self.users)
+
+    def watch_changes(self) -> ChangeFeed:
+        """A feed of ``Change`` events from every writer of this database (change streams).
+
+        Iterate it (blocking) and ``close()`` it when done; ChangeStreamsUnsupportedError
+        on servers without change streams (standalone MongoDB, FerretDB, in memory).
+        """
+        return watch_changes(self.db, self.fs.bucket_name)
 
     def close(self) -> None:
         """Close the client and its connection pool."""

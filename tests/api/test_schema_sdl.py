@@ -13,6 +13,7 @@ CONTRACT_OPERATIONS = {
         "registerUser", "login", "logout", "createWorkflow", "createGroup", "updateGroup",
         "deleteGroup", "uploadFile", "deleteFile",
     },
+    "Subscription": {"groupChanged", "filesChanged"},
 }  # fmt: skip
 
 
