@@ -213,7 +213,7 @@ class ErrorCodes(SchemaExtension):
         if result is not None and errors:
             result.errors = [_with_code(error) for error in errors]
 
-    def on_stream_result(self, result: Any) -> Iterator[None]:  # type: ignore[override]
+    def on_stream_result(self, result: Any) -> Iterator[None]:
         # Subscriptions: each result is sent before on_operation ends, so code it here.
         errors = getattr(result, "errors", None)
         if errors:

@@ -34,6 +34,7 @@ from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
 from graphql_api.events import Change, ChangeKind
 from graphql_api.settings import Settings
+from graphql_api.subscriptions import Subscription
 from graphql_api.types import (
     SCALARS,
     ApiKey,
@@ -46,7 +47,6 @@ from graphql_api.types import (
     field,
     mutation,
 )
-from graphql_api.subscriptions import Subscription
 from graphql_api.uploads import store_upload
 
 DEFAULT_PAGE_SIZE = 50

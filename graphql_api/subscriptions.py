@@ -1,5 +1,9 @@
 """GraphQL subscriptions over ``graphql-transport-ws``: ``groupChanged``, ``filesChanged``.
 
+Each subscription first sends the group's state as it starts (kind
+INITIAL; it is already listening then, so nothing falls in between), then
+one message per change.
+
 The socket is authenticated once, by the ``connection_init`` payload
 ``{"Authorization": "Bearer <api key>"}`` (``GatewayGraphQL.on_ws_connect``);
 a missing or bad key closes it with 4403. A subscription is for members:
@@ -16,9 +20,10 @@ socket with 4401. Events come from ``graphql_api.events``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, TypeVar, cast
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
@@ -27,14 +32,18 @@ from starlette.websockets import WebSocket, WebSocketState
 import groupstore
 from graphql_api.context import Context, Info
 from graphql_api.errors import Forbidden
-from graphql_api.events import Change, ChangeKind
+from graphql_api.events import ChangeKind
 from graphql_api.types import Group, UploadedFile
 
+F = TypeVar("F", bound=Callable[..., Any])
 CLOSE_UNAUTHORIZED = 4401  # graphql-transport-ws: "Unauthorized"
 
 
 @strawberry.enum(description="What happened to the group.")
 class GroupChangeKind(Enum):
+    INITIAL = strawberry.enum_value(
+        "INITIAL", description="The first message: the state when the subscription started."
+    )
     GROUP_UPDATED = "GROUP_UPDATED"
     GROUP_DELETED = "GROUP_DELETED"
     FILE_UPLOADED = "FILE_UPLOADED"
@@ -61,6 +70,11 @@ class FilesChange:
     files: list[UploadedFile] = strawberry.field(description="The group's files, in upload order.")
 
 
+def subscription(description: str) -> Callable[[F], F]:
+    """``@strawberry.subscription(description=...)``, typed (strawberry types it ``Any``)."""
+    return cast("Callable[[F], F]", strawberry.subscription(description=description))
+
+
 FILE_KINDS = frozenset({ChangeKind.FILE_UPLOADED, ChangeKind.FILE_DELETED})
 GROUP_KINDS = frozenset(
     {
@@ -74,16 +88,20 @@ GROUP_KINDS = frozenset(
 
 @dataclass(frozen=True)
 class Observed:
-    """An event of the watched group and the group as read after it (None: deleted)."""
+    """What happened to the watched group, and the group as read after it (None: deleted)."""
 
-    event: Change
+    kind: GroupChangeKind
+    file_id: str | None
     group: groupstore.Group | None
+
+    def file(self) -> strawberry.ID | None:
+        return None if self.file_id is None else strawberry.ID(self.file_id)
 
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
-        description="Every change of the group: renamed, members changed, files, deleted "
+    @subscription(
+        "Every change of the group: renamed, members changed, files, deleted "
         "(then the subscription completes). Members only; ends with FORBIDDEN for a caller "
         "removed from the group."
     )
@@ -91,29 +109,29 @@ class Subscription:
         self, info: Info, id: strawberry.ID
     ) -> AsyncGenerator[GroupChange, None]:
         async for observed in watch_group(info.context, id, GROUP_KINDS):
-            event, group = observed.event, observed.group
+            group = observed.group
             yield GroupChange(
-                kind=GroupChangeKind(event.kind.value),
+                kind=observed.kind,
                 group_id=strawberry.ID(id),
-                file_id=None if event.file_id is None else strawberry.ID(event.file_id),
+                file_id=observed.file(),
                 group=None if group is None else Group.from_domain(group),
             )
 
-    @strawberry.subscription(
-        description="Files uploaded to or deleted from the group, with the group's files after "
+    @subscription(
+        "Files uploaded to or deleted from the group, with the group's files after "
         "each change. Members only; completes when the group is deleted."
     )
     async def files_changed(
         self, info: Info, group_id: strawberry.ID
     ) -> AsyncGenerator[FilesChange, None]:
         async for observed in watch_group(info.context, group_id, FILE_KINDS):
-            event, group = observed.event, observed.group
+            group = observed.group
             if group is None:
                 return
             yield FilesChange(
-                kind=GroupChangeKind(event.kind.value),
+                kind=observed.kind,
                 group_id=strawberry.ID(group_id),
-                file_id=None if event.file_id is None else strawberry.ID(event.file_id),
+                file_id=observed.file(),
                 files=[UploadedFile.from_domain(file, group.group_id) for file in group.uploads],
             )
 
@@ -121,10 +139,13 @@ class Subscription:
 async def watch_group(
     context: Context, group_id: str, kinds: frozenset[ChangeKind]
 ) -> AsyncGenerator[Observed, None]:
-    """The group's events of ``kinds``, each after re-checking the caller; ends on deletion."""
-    # Listen first, then check: no event can fall between the check and the listening.
+    """INITIAL, then the group's events of ``kinds``, each after re-checking the caller.
+
+    Ends after the group's deletion.
+    """
+    # Listen first, then read: no change can fall between the INITIAL state and the events.
     with context.events.subscribe(group_id) as queue:
-        await context.require_member(group_id)
+        yield Observed(GroupChangeKind.INITIAL, None, await context.require_member(group_id))
         async for event in queue:
             if event.kind is ChangeKind.SESSION_ENDED:
                 if event.user_id in (None, context.require_user().user_id):
@@ -134,13 +155,13 @@ async def watch_group(
             group = await _current_group(context, group_id)
             if group is None:
                 if ChangeKind.GROUP_DELETED in kinds:
-                    yield Observed(Change(ChangeKind.GROUP_DELETED, group_id), None)
+                    yield Observed(GroupChangeKind.GROUP_DELETED, None, None)
                 return
             if not group.is_member(context.require_user().user_id):
                 raise Forbidden("you are no longer a member of the group")
             if event.kind in kinds:
                 _fresh_loaders(context)
-                yield Observed(event, group)
+                yield Observed(GroupChangeKind(event.kind.value), event.file_id, group)
 
 
 async def _current_group(context: Context, group_id: str) -> groupstore.Group | None:

@@ -13,6 +13,8 @@ On top of Strawberry's view it
 
 from __future__ import annotations
 
+from typing import cast
+
 from cross_web import HTTPException as StrawberryHTTPException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -113,7 +115,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.user, context.token = user, token
         context.users.prime(user.user_id, user)
-        return UNSET
+        return cast("UnsetType", UNSET)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # Strawberry's page loads GraphiQL from a CDN; this one is served by the app.

@@ -12,6 +12,7 @@ MongoDB, FerretDB and mongomock have none: opening the feed raises
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Mapping
 from types import TracebackType
@@ -103,10 +104,8 @@ class ChangeFeed:
         if self._closed.is_set():
             return
         self._closed.set()
-        try:
+        with contextlib.suppress(PyMongoError):  # a server gone away: nothing left to release
             self._stream.close()
-        except PyMongoError:
-            pass  # closing a stream whose server went away: nothing left to release
 
     def __enter__(self) -> ChangeFeed:
         return self
@@ -126,7 +125,7 @@ def watch_changes(
     max_await_seconds: float = DEFAULT_MAX_AWAIT_SECONDS,
 ) -> ChangeFeed:
     """Open a change stream over the groups, the GridFS files and the API keys of ``db``."""
-    if isinstance(db, mongomock.database.Database):
+    if isinstance(db, mongomock.Database):
         raise ChangeStreamsUnsupportedError("the in-memory store has no change streams")
     files_collection = f"{bucket_name}.files"
     pipeline = [{"$match": {"ns.coll": {"$in": [GROUPS, files_collection, API_KEYS]}}}]
