@@ -77,7 +77,7 @@ async def subscribed(
             assert next(iter(first.values()))["kind"] == "INITIAL"
             yield stream
         finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()
 
 
 async def next_message(stream: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,102 @@
+"""``GroupStore.watch_changes``: raw change-stream documents become plain ``Change`` events."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+import groupstore
+from groupstore import Change, ChangeKind, GroupStore, User, Workflow
+from groupstore.storage.changes import change_from_raw
+from tests.backend import IS_FERRETDB, MONGO_URI
+
+
+def raw(coll: str, operation: str, key: Any = "g1", **extra: Any) -> dict[str, Any]:
+    return {
+        "ns": {"db": "groupstore", "coll": coll},
+        "operationType": operation,
+        "documentKey": {"_id": key},
+        **extra,
+    }
+
+
+def updated(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"updateDescription": {"updatedFields": fields, "removedFields": []}}
+
+
+@pytest.mark.parametrize(
+    ("document", "change"),
+    [
+        pytest.param(raw("groups", "delete"), Change(ChangeKind.GROUP_DELETED, "g1"), id="delete"),
+        pytest.param(
+            raw("groups", "update", **updated({"name": "new", "updated_at": 1})),
+            Change(ChangeKind.GROUP_UPDATED, "g1"),
+            id="rename",
+        ),
+        pytest.param(
+            raw("groups", "replace"), Change(ChangeKind.GROUP_UPDATED, "g1"), id="replace"
+        ),
+        pytest.param(
+            raw("groups", "update", **updated({"files.2": {"file_id": "f9"}, "updated_at": 1})),
+            Change(ChangeKind.FILE_UPLOADED, "g1", "f9"),
+            id="push-file",
+        ),
+        pytest.param(
+            raw("groups", "update", **updated({"files": [], "updated_at": 1})),
+            Change(ChangeKind.FILE_DELETED, "g1"),
+            id="pull-file",
+        ),
+        pytest.param(raw("groups", "insert"), None, id="new-group"),
+        pytest.param(raw("fs.files", "insert", key="f1"), None, id="gridfs-file"),
+        pytest.param(
+            raw("api_keys", "delete", key="hash"), Change(ChangeKind.SESSION_ENDED), id="logout"
+        ),
+        pytest.param(raw("api_keys", "insert", key="hash"), None, id="login"),
+        pytest.param({"operationType": "invalidate"}, None, id="invalidate"),
+    ],
+)
+def test_a_raw_change_maps_to_its_event(document: dict[str, Any], change: Change | None) -> None:
+    assert change_from_raw(document) == change
+
+
+def _has_change_streams() -> bool:
+    return bool(MONGO_URI) and not IS_FERRETDB
+
+
+def test_watch_changes_is_refused_with_a_code_where_there_are_no_change_streams(
+    store: GroupStore,
+) -> None:
+    if _has_change_streams():
+        pytest.skip("MongoDB: whether change streams exist depends on the deployment")
+
+    with pytest.raises(groupstore.ChangeStreamsUnsupportedError) as caught:
+        store.watch_changes()
+
+    assert caught.value.code == "CHANGE_STREAMS_UNSUPPORTED"
+
+
+@pytest.mark.real_server
+def test_watch_changes_reports_an_upload_on_a_replica_set(
+    store: GroupStore, alice: User, workflow: Workflow
+) -> None:
+    if not _has_change_streams():
+        pytest.skip("needs MongoDB with change streams (a replica set)")
+    group = store.groups.create_group(workflow.workflow_id, "g", [], {}, user_id=alice.user_id)
+    seen: list[Change] = []
+
+    with store.watch_changes() as feed:
+
+        def read() -> None:
+            for change in feed:
+                seen.append(change)
+                if change.kind is ChangeKind.FILE_UPLOADED:
+                    return
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        file = store.groups.upload_file(group.group_id, b"x", "x.txt")
+        reader.join(timeout=30)
+
+    assert Change(ChangeKind.FILE_UPLOADED, group.group_id, file.file_id) in seen
