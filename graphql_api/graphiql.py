@@ -188,8 +188,9 @@ def graphiql_html(
     headers editor (e.g. ``Authorization: Bearer <key>``) are sent along and
     not persisted. Subscriptions go over a WebSocket (graphql-transport-ws) to
     the same endpoint, with those headers as the ``connection_init`` payload
-    (the graphql-ws client is part of the vendored GraphiQL bundle). ``static_prefix`` is where :func:`static_routes` is mounted
-    (change it only when the app is mounted under a path prefix).
+    (the graphql-ws client is part of the vendored GraphiQL bundle).
+    ``static_prefix`` is where :func:`static_routes` is mounted (change it only
+    when the app is mounted under a path prefix).
     """
     prefix = static_prefix.rstrip("/")
     css = _asset_url(prefix, "graphiql.min.css")

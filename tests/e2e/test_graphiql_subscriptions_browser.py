@@ -39,6 +39,7 @@ __all__ = ["browser", "page", "pytestmark"]
 
 SUBSCRIPTION = "subscription {{ filesChanged(groupId: {group}) {{ kind files {{ name }} }} }}"
 
+
 def wait_for_kind(page: Page, kind: str, timeout: float = 20.0) -> Any:
     """The response pane's JSON once it shows a filesChanged message of ``kind``."""
     deadline = time.monotonic() + timeout
@@ -49,12 +50,14 @@ def wait_for_kind(page: Page, kind: str, timeout: float = 20.0) -> Any:
             shown = json.loads(text)
         except ValueError:
             shown = None
-        if isinstance(shown, dict) and (shown.get("data") or {}).get("filesChanged", {}).get(
-            "kind"
-        ) == kind:
+        if (
+            isinstance(shown, dict)
+            and (shown.get("data") or {}).get("filesChanged", {}).get("kind") == kind
+        ):
             return shown
         time.sleep(0.1)
     raise AssertionError(f"no {kind} message in the response pane after {timeout}s: {text!r}")
+
 
 def test_graphiql_shows_an_upload_by_a_teammate_live(gateway: Gateway, api: Any, page: Page):
     alice_id, alice_token = register_and_login(api, unique("alice"))
