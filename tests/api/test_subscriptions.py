@@ -207,3 +207,27 @@ def test_another_users_logout_leaves_the_socket_open(
         message = data(ws.receive_json())
 
     assert message == {"kind": "GROUP_UPDATED", "group": {"name": "still"}}
+
+
+def test_a_closed_socket_leaves_no_subscription_behind(
+    http: TestClient, team: Group, member_token: str
+) -> None:
+    with socket(http, member_token) as ws:
+        subscribe(ws, GROUP_CHANGED, team.group_id, op="a")
+        subscribe(ws, FILES_CHANGED, team.group_id, op="b")
+        assert http.app.state.events.subscriptions == 2  # type: ignore[attr-defined]
+
+    assert http.app.state.events.subscriptions == 0  # type: ignore[attr-defined]
+
+
+def test_change_stream_events_refuse_to_start_without_change_streams() -> None:
+    from graphql_api.app import create_app
+    from graphql_api.settings import Settings
+    from groupstore import ChangeStreamsUnsupportedError
+
+    app = create_app(settings=Settings(mongo_uri="mongomock://", events="change-streams"))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(ChangeStreamsUnsupportedError), TestClient(app):
+            pass
