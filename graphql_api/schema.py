@@ -15,6 +15,8 @@ threadpool (the library is synchronous), and adapts the result.
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
@@ -28,7 +30,8 @@ from strawberry.extensions import (
 )
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
@@ -237,6 +240,14 @@ class Mutation:
 
 class GatewaySchema(strawberry.Schema):
     """Logs unexpected errors with their traceback, client errors only at DEBUG."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        # execute() serves plain HTTP, where a subscription would resolve to null:
+        # refuse it there (400); WebSockets run subscriptions through stream().
+        allowed = kwargs.get("allowed_operation_types")
+        if allowed is not None:
+            kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
+        return await super().execute(*args, **kwargs)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -231,3 +231,10 @@ def test_change_stream_events_refuse_to_start_without_change_streams() -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         with pytest.raises(ChangeStreamsUnsupportedError), TestClient(app):
             pass
+
+
+def test_a_subscription_over_plain_http_is_a_bad_request(http: TestClient, group: Group) -> None:
+    response = http.post("/graphql", json={"query": FILES_CHANGED, "variables": {"g": "x"}})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -73,7 +73,12 @@ def test_graphiql_shows_an_upload_by_a_teammate_live(gateway: Gateway, api: Any,
     page.click(".graphiql-editor-tools button", text="Headers")
     page.wait_for(f"document.querySelector({json.dumps(HEADERS_EDITOR)}) !== null")
     type_into_editor(page, HEADERS_EDITOR, json.dumps({"Authorization": f"Bearer {alice_token}"}))
-    type_into_editor(page, QUERY_EDITOR, SUBSCRIPTION.format(group=json.dumps(group)))
+    query = SUBSCRIPTION.format(group=json.dumps(group))
+    type_into_editor(page, QUERY_EDITOR, query)
+    # GraphiQL sends an operation over the socket only once it has parsed it as a
+    # subscription (after a debounce, with the tab state): clicking earlier POSTs it.
+    escaped = json.dumps(json.dumps(query)[1:-1])
+    page.wait_for(f"(localStorage.getItem('graphiql:tabState') || '').includes({escaped})")
     page.click(EXECUTE)
 
     initial = wait_for_kind(page, "INITIAL")
