@@ -9,7 +9,7 @@ import pytest
 
 import groupstore
 from groupstore import Change, ChangeKind, GroupStore, User, Workflow
-from groupstore.storage.changes import change_from_raw
+from groupstore.storage.changes import ChangeFeed, change_from_raw
 from tests.backend import IS_FERRETDB, MONGO_URI
 
 
@@ -47,6 +47,18 @@ def updated(fields: dict[str, Any]) -> dict[str, Any]:
             raw("groups", "update", **updated({"files": [], "updated_at": 1})),
             Change(ChangeKind.FILE_DELETED, "g1"),
             id="pull-file",
+        ),
+        pytest.param(
+            raw(
+                "groups",
+                "update",
+                updateDescription={
+                    "updatedFields": {"files.0": {"file_id": "f2"}, "updated_at": 1},
+                    "truncatedArrays": [{"field": "files", "newSize": 1}],
+                },
+            ),
+            Change(ChangeKind.FILE_DELETED, "g1"),
+            id="pull-file-delta",
         ),
         pytest.param(raw("groups", "insert"), None, id="new-group"),
         pytest.param(raw("fs.files", "insert", key="f1"), None, id="gridfs-file"),
@@ -100,3 +112,46 @@ def test_watch_changes_reports_an_upload_on_a_replica_set(
         reader.join(timeout=30)
 
     assert Change(ChangeKind.FILE_UPLOADED, group.group_id, file.file_id) in seen
+
+
+class FakeStream:
+    """pymongo's ChangeStream as ChangeFeed uses it: try_next, alive, close."""
+
+    def __init__(self, *documents: dict[str, Any]) -> None:
+        self.documents = list(documents)
+        self.alive = True
+        self.closed = False
+
+    def try_next(self) -> dict[str, Any] | None:
+        if self.documents:
+            return self.documents.pop(0)
+        self.alive = False  # as after an invalidate event
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_feed_yields_the_mapped_changes_and_ends_when_the_stream_dies() -> None:
+    stream = FakeStream(
+        raw("groups", "insert"),  # nobody reacts: skipped
+        raw("groups", "delete"),
+        raw("api_keys", "delete", key="hash"),
+    )
+
+    with ChangeFeed(stream, "fs.files") as feed:
+        changes = list(feed)
+
+    assert changes == [Change(ChangeKind.GROUP_DELETED, "g1"), Change(ChangeKind.SESSION_ENDED)]
+    assert stream.closed
+
+
+def test_a_closed_feed_yields_nothing_more() -> None:
+    stream = FakeStream(raw("groups", "delete"), raw("groups", "delete", key="g2"))
+    feed = ChangeFeed(stream, "fs.files")
+
+    for change in feed:
+        assert change.group_id == "g1"
+        feed.close()
+
+    assert stream.closed and stream.documents == [raw("groups", "delete", key="g2")]

@@ -37,8 +37,12 @@ def change_from_raw(raw: Mapping[str, Any], files_collection: str = "fs.files") 
 
     Today's layout keeps file metadata in the group document, so a file shows
     as an update of the group: ``$push`` reports ``files.<n>`` (the new entry,
-    with its id), ``$pull`` rewrites ``files`` whole (which entry went is not
-    said). When file metadata moves to the GridFS files documents
+    with its id); ``$pull`` shows as a truncated ``files`` array (MongoDB 5.0+,
+    possibly with shifted entries as ``files.<n>``) or as ``files`` rewritten
+    whole (older servers), and which entry went is not said. The kind is thus
+    the best reading of the change; readers re-read the group anyway.
+
+    When file metadata moves to the GridFS files documents
     (``metadata.group_id``), map their inserts to FILE_UPLOADED here (insert
     events carry the full document) and their deletes to FILE_DELETED (delete
     events carry only the ``_id``: the group must come from a touch of the
@@ -54,9 +58,11 @@ def change_from_raw(raw: Mapping[str, Any], files_collection: str = "fs.files") 
         if operation == "replace":
             return Change(ChangeKind.GROUP_UPDATED, group_id)
         if operation == "update":
-            updated: Mapping[str, Any] = (raw.get("updateDescription") or {}).get(
-                "updatedFields"
-            ) or {}
+            description: Mapping[str, Any] = raw.get("updateDescription") or {}
+            updated: Mapping[str, Any] = description.get("updatedFields") or {}
+            truncated = {entry.get("field") for entry in description.get("truncatedArrays") or []}
+            if GROUP_FILES_FIELD in truncated or GROUP_FILES_FIELD in updated:
+                return Change(ChangeKind.FILE_DELETED, group_id)
             for name, value in updated.items():
                 if name.startswith(GROUP_FILES_FIELD + ".") and isinstance(value, Mapping):
                     file_id = value.get("file_id")
@@ -65,8 +71,6 @@ def change_from_raw(raw: Mapping[str, Any], files_collection: str = "fs.files") 
                         group_id,
                         None if file_id is None else str(file_id),
                     )
-            if GROUP_FILES_FIELD in updated:
-                return Change(ChangeKind.FILE_DELETED, group_id)
             return Change(ChangeKind.GROUP_UPDATED, group_id)
         return None  # insert: a new group has nobody watching it yet
     if collection == files_collection:
@@ -95,6 +99,8 @@ class ChangeFeed:
             with translated():
                 raw = self._stream.try_next()
             if raw is None:
+                if not self._stream.alive:  # invalidated (database dropped): the end
+                    return
                 continue
             change = change_from_raw(raw, self._files_collection)
             if change is not None:
