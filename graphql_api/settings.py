@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
 from typing import Any
 
 ENV_PREFIX = "GROUPSTORE_"
@@ -20,6 +21,8 @@ GiB = 1024**3
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+EVENT_BACKENDS = ("memory", "change-streams")
+MIN_SIGNING_SECRET_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -56,6 +59,17 @@ class Settings:
     """GROUPSTORE_MAX_TOKENS: most lexical tokens one document may contain."""
     log_level: str = "INFO"
     """GROUPSTORE_LOG_LEVEL: CRITICAL, ERROR, WARNING, INFO or DEBUG."""
+    signing_secret: str | None = dataclass_field(default=None, repr=False)
+    """GROUPSTORE_SIGNING_SECRET: the HMAC key of signed download URLs (at least 32
+    characters); every gateway behind one load balancer needs the same one. Unset: a
+    random key per process (links then work only on the process that made them)."""
+    signed_url_ttl_seconds: int = 300
+    """GROUPSTORE_SIGNED_URL_TTL_SECONDS: lifetime of a signed URL when none is asked for."""
+    signed_url_max_ttl_seconds: int = 3600
+    """GROUPSTORE_SIGNED_URL_MAX_TTL_SECONDS: the longest lifetime ``signedUrl`` grants."""
+    events: str = "memory"
+    """GROUPSTORE_EVENTS: how subscriptions learn of changes: ``memory`` (one gateway
+    process) or ``change-streams`` (MongoDB change streams: several processes, a replica set)."""
 
     def __post_init__(self) -> None:
         _check(self.mongo_uri.strip() != "", "MONGO_URI", "must not be empty")
@@ -66,6 +80,22 @@ class Settings:
             _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
         _check(
             self.log_level in _LOG_LEVELS, "LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}"
+        )
+        _check(
+            self.signing_secret is None or len(self.signing_secret) >= MIN_SIGNING_SECRET_LENGTH,
+            "SIGNING_SECRET",
+            f"must be at least {MIN_SIGNING_SECRET_LENGTH} characters",
+        )
+        _check(
+            self.signed_url_max_ttl_seconds >= 1, "SIGNED_URL_MAX_TTL_SECONDS", "must be at least 1"
+        )
+        _check(
+            1 <= self.signed_url_ttl_seconds <= self.signed_url_max_ttl_seconds,
+            "SIGNED_URL_TTL_SECONDS",
+            "must be between 1 and GROUPSTORE_SIGNED_URL_MAX_TTL_SECONDS",
+        )
+        _check(
+            self.events in EVENT_BACKENDS, "EVENTS", f"must be one of {', '.join(EVENT_BACKENDS)}"
         )
 
     @property
@@ -89,6 +119,10 @@ class Settings:
             "max_aliases": _int,
             "max_tokens": _int,
             "log_level": _upper,
+            "signing_secret": _secret,
+            "signed_url_ttl_seconds": _int,
+            "signed_url_max_ttl_seconds": _int,
+            "events": _lower,
         }
         values: dict[str, Any] = {}
         for field in fields(cls):
@@ -130,6 +164,14 @@ def _str(name: str, raw: str) -> str:
 
 def _upper(name: str, raw: str) -> str:
     return raw.strip().upper()
+
+
+def _lower(name: str, raw: str) -> str:
+    return raw.strip().lower()
+
+
+def _secret(name: str, raw: str) -> str:
+    return raw  # used as given: stripping would silently change the key
 
 
 def _optional_str(name: str, raw: str) -> str | None:
