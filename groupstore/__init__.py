@@ -14,6 +14,7 @@ from groupstore.errors import (
     InvalidArgumentError,
     InvalidParameterError,
     StoreUnavailableError,
+    TooManyRequestsError,
     UnauthenticatedAccessError,
     UnauthorizedAccessError,
     UnknownFileError,
@@ -39,16 +40,20 @@ from groupstore.parameters import (
     String,
     parameter_from_dict,
 )
+from groupstore.passwords import Argon2Parameters
 from groupstore.repair import RepairReport, repair
+from groupstore.senders import LogSender, RecordingSender, SmtpSender, TokenMessage, TokenSender
 from groupstore.store import GroupStore, connect
-from groupstore.users import UserManager
+from groupstore.users import AccountPolicy, UserManager, UserPage
 from groupstore.workflows import WorkflowManager
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountPolicy",
     "Actor",
     "ApiKey",
+    "Argon2Parameters",
     "Array",
     "Bool",
     "ConstraintViolationError",
@@ -63,14 +68,20 @@ __all__ = [
     "Int",
     "InvalidArgumentError",
     "InvalidParameterError",
+    "LogSender",
     "Option",
     "Parameter",
     "RangeConstraint",
     "Record",
+    "RecordingSender",
     "RepairReport",
     "Select",
+    "SmtpSender",
     "StoreUnavailableError",
     "String",
+    "TokenMessage",
+    "TokenSender",
+    "TooManyRequestsError",
     "UnauthenticatedAccessError",
     "UnauthorizedAccessError",
     "UnknownFileError",
@@ -81,6 +92,7 @@ __all__ = [
     "UploadedFile",
     "User",
     "UserManager",
+    "UserPage",
     "Workflow",
     "WorkflowGroupManager",
     "WorkflowManager",

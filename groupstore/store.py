@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
 from groupstore.groups import WorkflowGroupManager
+from groupstore.senders import TokenSender
 from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
 from groupstore.storage.files import GridFSStore
-from groupstore.users import DEFAULT_TOKEN_TTL, UserManager
+from groupstore.users import DEFAULT_TOKEN_TTL, AccountPolicy, UserManager
 from groupstore.workflows import WorkflowManager
 
 DEFAULT_URI = "mongomock://"
@@ -22,11 +23,22 @@ DEFAULT_TIMEOUT = 5.0
 class GroupStore:
     """One client, one database, and the managers over them. Also a context manager."""
 
-    def __init__(self, client: Any, db: Any, token_ttl: timedelta = DEFAULT_TOKEN_TTL) -> None:
+    def __init__(
+        self,
+        client: Any,
+        db: Any,
+        token_ttl: timedelta = DEFAULT_TOKEN_TTL,
+        *,
+        admins: Iterable[str] = (),
+        policy: AccountPolicy | None = None,
+        sender: TokenSender | None = None,
+    ) -> None:
         self.client = client
         self.db = db
         self.fs = GridFSStore(db)
-        self.users = UserManager(db, token_ttl=token_ttl)
+        self.users = UserManager(
+            db, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+        )
         self.workflows = WorkflowManager(db, fs=self.fs)
         self.groups = WorkflowGroupManager(db, fs=self.fs, users=self.users)
 
@@ -53,6 +65,9 @@ def connect(
     timeout: float = DEFAULT_TIMEOUT,
     token_ttl: timedelta = DEFAULT_TOKEN_TTL,
     client_options: Mapping[str, Any] | None = None,
+    admins: Iterable[str] | None = None,
+    policy: AccountPolicy | None = None,
+    sender: TokenSender | None = None,
 ) -> GroupStore:
     """Connect to MongoDB (or ``mongomock://``, in memory), create indexes, return the store.
 
@@ -62,7 +77,14 @@ def connect(
     answer within ``timeout`` seconds; the same bound applies to later calls.
     ``client_options`` go to ``pymongo.MongoClient`` as they are (TLS files,
     pool sizes, ``event_listeners``...); they win over the URI and ``timeout``.
+    ``admins``: user names that are administrators (now, or when they
+    register); default the comma-separated ``GROUPSTORE_ADMINS``.
+    ``policy`` (password rules, hashing costs, login throttling, token
+    lifetimes) and ``sender`` (how activation and reset tokens reach users)
+    go to the ``UserManager``.
     """
+    if admins is None:
+        admins = os.environ.get("GROUPSTORE_ADMINS", "").split(",")
     uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or DEFAULT_URI
     database = (
         database
@@ -75,7 +97,9 @@ def connect(
         ping(client)
         db = client[database]
         ensure_indexes(db, bucket_name="fs")
+        return GroupStore(  # promotes the named administrators: one more round trip
+            client, db, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+        )
     except BaseException:
         client.close()
         raise
-    return GroupStore(client, db, token_ttl=token_ttl)

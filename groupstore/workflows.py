@@ -6,22 +6,29 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from groupstore.errors import UnknownWorkflowError
+from groupstore.errors import UnauthorizedAccessError, UnknownWorkflowError
 from groupstore.model import JSON, Workflow
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.documents import utc_now
 from groupstore.storage.files import file_store
 from groupstore.storage.groups import GroupCollection
+from groupstore.storage.users import UserCollection
 from groupstore.storage.workflows import WorkflowCollection
 from groupstore.validation import validate_identifier, validate_name
 
 
 class WorkflowManager:
-    """Create, read, list and delete workflows."""
+    """Create, read, list and delete workflows.
+
+    Creating and deleting are for administrators: with ``caller`` (a user
+    id) the call raises UnauthorizedAccessError unless that user is an
+    active administrator; without it the caller is trusted.
+    """
 
     def __init__(self, db: Any, fs: Any = None) -> None:
         self.workflows = WorkflowCollection(db)
         self.groups = GroupCollection(db)
+        self.users = UserCollection(db)
         self.fs = file_store(db, fs)
 
     def create_workflow(
@@ -31,8 +38,10 @@ class WorkflowManager:
         workflow_spec: JSON = None,
         parameters: Any = None,
         identifier: str | None = None,
+        caller: str | None = None,
     ) -> Workflow:
         """A new workflow; names are unique (ConstraintViolationError)."""
+        self._require_admin(caller, "create workflows")
         workflow = Workflow(
             workflow_id=validate_identifier(identifier) or uuid.uuid4().hex,
             name=validate_name(name),
@@ -58,13 +67,18 @@ class WorkflowManager:
         """All workflows in creation order."""
         return self.workflows.list()
 
-    def delete_workflow(self, workflow_id: str) -> None:
+    def delete_workflow(self, workflow_id: str, caller: str | None = None) -> None:
         """Delete the workflow, its groups and their files.
 
         The workflow goes first (so no group can be added to it), then the
         group documents, then the bytes: a crash part-way leaves groups of a
         missing workflow or unreferenced GridFS files, which ``repair`` removes.
         """
+        self._require_admin(caller, "delete workflows")
         if not self.workflows.delete(workflow_id):
             raise UnknownWorkflowError(workflow_id)
         self.fs.delete(self.groups.delete_for_workflow(workflow_id))
+
+    def _require_admin(self, caller: str | None, action: str) -> None:
+        if caller is not None and not self.users.is_admin(caller):
+            raise UnauthorizedAccessError(f"only administrators may {action}")
