@@ -2,12 +2,15 @@
 
 Who may do what (anonymous / authenticated / member of the group):
 
-    registerUser, login                       anyone
     me                                        anyone (null when anonymous)
-    logout, workflow, workflows, group,       authenticated
-    groups, createWorkflow, createGroup
+    workflow, workflows, group, groups,       authenticated
+    createGroup
+    createWorkflow                            administrators
     Group.files, uploadedFiles, updateGroup,  members of the group
     deleteGroup, uploadFile, deleteFile
+
+Accounts (registerUser, login, logout, users, tokens, passwords) live in
+``graphql_api.accounts``; their root types are merged into these.
 
 Each resolver unpacks its arguments, calls one library method in the
 threadpool (the library is synchronous), and adapts the result.
@@ -28,14 +31,15 @@ from strawberry.extensions import (
 )
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from graphql_api.accounts import AccountMutation, AccountQuery
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
 from graphql_api.settings import Settings
 from graphql_api.types import (
     SCALARS,
-    ApiKey,
     Group,
     GroupConnection,
     UploadedFile,
@@ -108,23 +112,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @mutation("A new, active user.")
-    async def register_user(self, info: Info, username: str, password: str) -> User:
-        user = await run_in_threadpool(info.context.store.users.register_user, username, password)
-        return User.from_domain(user)
-
-    @mutation("A new API key; UNKNOWN_USER for a wrong name or password.")
-    async def login(self, info: Info, username: str, password: str) -> ApiKey:
-        key = await run_in_threadpool(info.context.store.users.login_user, username, password)
-        return ApiKey.from_domain(key)
-
-    @mutation("End the session of the API key this request carries.")
-    async def logout(self, info: Info) -> bool:
-        info.context.require_user()
-        await run_in_threadpool(info.context.store.users.logout_user, info.context.token or "")
-        return True
-
-    @strawberry.mutation
+    @mutation("A new workflow; administrators only (FORBIDDEN).")
     async def create_workflow(
         self,
         info: Info,
@@ -134,7 +122,7 @@ class Mutation:
         parameters: JSON | None = None,
         identifier: strawberry.ID | None = None,
     ) -> Workflow:
-        info.context.require_user()
+        user = info.context.require_user()
         workflow = await run_in_threadpool(
             info.context.store.workflows.create_workflow,
             name,
@@ -142,6 +130,7 @@ class Mutation:
             workflow_spec=workflow_spec,
             parameters=parameters,
             identifier=identifier,
+            caller=user.user_id,
         )
         return Workflow.from_domain(workflow)
 
@@ -248,8 +237,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, AccountQuery)),
+        mutation=merge_types("Mutation", (AccountMutation, Mutation)),
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
     )

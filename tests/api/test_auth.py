@@ -139,7 +139,7 @@ async def test_the_api_key_is_never_readable_from_user(api: Api) -> None:
     body = await api('{ __type(name: "User") { fields { name } } }')
 
     names = {field["name"] for field in body["data"]["__type"]["fields"]}
-    assert names == {"id", "username", "active", "createdAt"}
+    assert names == {"id", "username", "active", "createdAt", "isAdmin"}
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -8,10 +8,11 @@ from graphql_api.schema import build_schema
 
 SDL_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 CONTRACT_OPERATIONS = {
-    "Query": {"me", "workflow", "workflows", "group", "groups", "uploadedFiles"},
+    "Query": {"me", "workflow", "workflows", "group", "groups", "uploadedFiles", "users"},
     "Mutation": {
         "registerUser", "login", "logout", "createWorkflow", "createGroup", "updateGroup",
-        "deleteGroup", "uploadFile", "deleteFile",
+        "deleteGroup", "uploadFile", "deleteFile", "activateUser", "requestPasswordReset",
+        "resetPassword", "changePassword",
     },
 }  # fmt: skip
 
