@@ -73,9 +73,7 @@ class PasswordGate:
             semaphore.release()
 
 
-_gates: weakref.WeakKeyDictionary[groupstore.GroupStore, PasswordGate] = (
-    weakref.WeakKeyDictionary()
-)
+_gates: weakref.WeakKeyDictionary[groupstore.GroupStore, PasswordGate] = weakref.WeakKeyDictionary()
 
 
 async def password_work(info: Info, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -384,11 +384,10 @@ class UserManager:
         window = self.policy.login_failure_window
         since = now - window
         for key, limit in keys:
-            if self.failures.count_since(key, since, limit) < limit:
+            newest = self.failures.newest(key, since, limit)
+            if len(newest) < limit:
                 continue
-            oldest_counted = self.failures.nth_newest(key, since, limit)
-            free_at = (oldest_counted or now) + window
-            retry_after = max(1, math.ceil((free_at - now).total_seconds()))
+            retry_after = max(1, math.ceil((newest[-1] + window - now).total_seconds()))
             raise TooManyRequestsError(
                 retry_after, f"too many failed attempts; try again in {retry_after} s"
             )
