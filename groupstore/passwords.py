@@ -11,10 +11,14 @@ with ``TooManyRequestsError`` instead of piling up.
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,6 +26,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from groupstore.errors import ConstraintViolationError, TooManyRequestsError
 
 KiB = 1024
+T = TypeVar("T")
+log = logging.getLogger("groupstore")
 
 
 @dataclass(frozen=True)
@@ -45,24 +51,49 @@ class Argon2Parameters:
 
 
 class HashingSlots:
-    """At most ``max_concurrent`` password computations at a time in this process."""
+    """At most ``max_concurrent`` password computations at a time in this process.
 
-    def __init__(self, max_concurrent: int = 2, wait_seconds: float = 10.0) -> None:
+    They run on ``max_concurrent`` threads of their own which, on Linux, run at
+    a lower CPU priority (``niceness``; Argon2's lane threads inherit it): when
+    a burst of logins saturates the CPU, every other request of the process
+    still gets its share, and the logins wait instead.
+    """
+
+    def __init__(self, max_concurrent: int = 2, wait_seconds: float = 10.0, niceness: int = 10):
         if max_concurrent < 1 or wait_seconds < 0:
             raise ConstraintViolationError("need max_concurrent >= 1 and wait_seconds >= 0")
         self.max_concurrent = max_concurrent
         self.wait_seconds = wait_seconds
+        self.niceness = niceness
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one slot; TooManyRequestsError if none frees up within ``wait_seconds``."""
+    def run(self, func: Callable[..., T], *args: object) -> T:
+        """``func(*args)`` on a hashing thread; TooManyRequestsError if no slot frees up
+        within ``wait_seconds``."""
         if not self._slots.acquire(timeout=self.wait_seconds):
             raise TooManyRequestsError(1, "the server is busy checking passwords; try again")
         try:
-            yield
+            return self._pool().submit(func, *args).result()
         finally:
             self._slots.release()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self.max_concurrent, "groupstore-hash", initializer=self._lower_priority
+                )
+            return self._executor
+
+    def _lower_priority(self) -> None:
+        if self.niceness <= 0 or not sys.platform.startswith("linux"):
+            return  # elsewhere the call would change the whole process
+        try:  # on Linux, PRIO_PROCESS with a thread id applies to that thread only
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
+        except OSError as exc:
+            log.debug("could not lower the priority of a hashing thread: %s", exc)
 
 
 def memory_ceiling_bytes(parameters: Argon2Parameters, max_concurrent: int) -> int:
@@ -71,15 +102,16 @@ def memory_ceiling_bytes(parameters: Argon2Parameters, max_concurrent: int) -> i
 
 
 def hash_password(hasher: PasswordHasher, slots: HashingSlots, password: str) -> str:
-    with slots.slot():
-        return hasher.hash(password)
+    return slots.run(hasher.hash, password)
 
 
 def verify_password(
     hasher: PasswordHasher, slots: HashingSlots, secret: str, password: str
 ) -> bool:
-    with slots.slot():
+    def verify() -> bool:
         try:
             return hasher.verify(secret, password)
         except (VerificationError, InvalidHashError):
             return False
+
+    return slots.run(verify)

@@ -3,6 +3,8 @@ password reset and change, administrators, the user picker's pagination."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -145,25 +147,32 @@ def test_hashing_slots_refuse_when_every_slot_stays_busy() -> None:
     release = threading.Event()
     holding = threading.Barrier(3)
 
-    def hold() -> None:
-        with slots.slot():
-            holding.wait()
-            release.wait()
+    def busy() -> None:
+        holding.wait()
+        release.wait()
 
-    threads = [threading.Thread(target=hold) for _ in range(2)]
+    threads = [threading.Thread(target=slots.run, args=(busy,)) for _ in range(2)]
     for thread in threads:
         thread.start()
     holding.wait()
     try:
-        with pytest.raises(TooManyRequestsError) as caught, slots.slot():
-            pass
+        with pytest.raises(TooManyRequestsError) as caught:
+            slots.run(lambda: None)
         assert caught.value.code == "TOO_MANY_REQUESTS"
     finally:
         release.set()
         for thread in threads:
             thread.join()
-    with slots.slot():  # free again
-        pass
+    assert slots.run(lambda: 42) == 42  # free again
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities: Linux")
+def test_hashing_threads_run_at_a_lower_priority() -> None:
+    slots = HashingSlots(max_concurrent=1, niceness=10)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    theirs = slots.run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert theirs == max(mine, 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
 
 
 def test_no_more_hashes_run_at_once_than_there_are_slots(store_factory: Any) -> None:

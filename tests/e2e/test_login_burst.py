@@ -10,6 +10,7 @@ from above, whatever the timing. Latencies are printed for the report, not asser
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -72,14 +73,17 @@ async def burst(gateway: Gateway) -> tuple[int, int, float, list[set[str]], floa
             for i in range(BURST)
         ]
         await asyncio.sleep(0.3)  # the burst is in the server
-        started = time.perf_counter()
-        me = await graphql(client, "{ me { id } }", token)
-        me_seconds = time.perf_counter() - started
+        me_seconds = []
+        for _ in range(5):
+            started = time.perf_counter()
+            me = await graphql(client, "{ me { id } }", token)
+            me_seconds.append(time.perf_counter() - started)
+            expected = {"data": {"me": {"id": registered["data"]["registerUser"]["id"]}}}  # type: ignore[index]
+            assert me == expected
+            await asyncio.sleep(0.5)
         results = await asyncio.gather(*logins)
         peak = memory(gateway.process.pid, "VmHWM")
-    expected_me = {"data": {"me": {"id": registered["data"]["registerUser"]["id"]}}}  # type: ignore[index]
-    assert me == expected_me
-    return before, peak, me_seconds, [codes(result) for result in results], idle_seconds
+    return before, peak, statistics.median(me_seconds), [codes(r) for r in results], idle_seconds
 
 
 def test_a_login_burst_stays_near_the_hashing_memory_ceiling_and_me_is_answered() -> None:
@@ -96,7 +100,7 @@ def test_a_login_burst_stays_near_the_hashing_memory_ceiling_and_me_is_answered(
     refused = sum(found == {"TOO_MANY_REQUESTS"} for found in result_codes)
     print(
         f"\nlogin burst of {BURST}: RSS {before / MB:.0f} MB -> peak {peak / MB:.0f} MB "
-        f"(+{growth / MB:.0f} MB); me answered in {me_seconds * 1000:.0f} ms "
+        f"(+{growth / MB:.0f} MB); me answered in {me_seconds * 1000:.0f} ms (median of 5) "
         f"(idle: {idle_seconds * 1000:.0f} ms); "
         f"{refused} told to retry; burst took {total:.1f} s"
     )
