@@ -383,11 +383,15 @@ class UserManager:
         now = self.clock()
         window = self.policy.login_failure_window
         since = now - window
+        if not keys:
+            return
+        # One round trip for all keys (see FailureLog.newest for why the sum is enough).
+        newest = self.failures.newest([k for k, _ in keys], since, sum(n for _, n in keys))
         for key, limit in keys:
-            newest = self.failures.newest(key, since, limit)
-            if len(newest) < limit:
+            times = newest[key]
+            if len(times) < limit:
                 continue
-            retry_after = max(1, math.ceil((newest[-1] + window - now).total_seconds()))
+            retry_after = max(1, math.ceil((times[limit - 1] + window - now).total_seconds()))
             raise TooManyRequestsError(
                 retry_after, f"too many failed attempts; try again in {retry_after} s"
             )
