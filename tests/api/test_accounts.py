@@ -278,3 +278,36 @@ async def test_users_with_a_bad_page_is_bad_request(
 ) -> None:
     body = await api(USERS, {"f": first, "a": after}, token=member_token)
     assert error_code(body) == "BAD_REQUEST"
+
+
+# The gateway's gate in front of the hashing slots
+
+
+async def test_password_work_waits_on_the_event_loop_then_is_too_many_requests() -> None:
+    import anyio
+
+    from graphql_api.accounts import PasswordGate
+    from groupstore import TooManyRequestsError
+
+    gate = PasswordGate(slots=1, wait_seconds=0.05)
+    release = anyio.Event()
+    started = anyio.Event()
+
+    def busy() -> str:
+        anyio.from_thread.run_sync(started.set)
+        anyio.from_thread.run(release.wait)
+        return "done"
+
+    async with anyio.create_task_group() as tasks:
+        results: list[str] = []
+
+        async def hold() -> None:
+            results.append(await gate.run(busy))
+
+        tasks.start_soon(hold)
+        await started.wait()
+        with pytest.raises(TooManyRequestsError):
+            await gate.run(lambda: "never")
+        release.set()
+    assert results == ["done"]
+    assert await gate.run(lambda: "free again") == "free again"
