@@ -83,10 +83,17 @@ def create_app(
             settings.mongo_uri,
             settings.database,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
+            policy=settings.account_policy(),
+            sender=settings.token_sender(),
         )
         app.state.store = opened
         logger.info(
             "connected to the store (database %r on %s)", opened.database_name, opened.server_kind
+        )
+        logger.info(
+            "password hashing uses at most %d MiB (%d at once)",
+            opened.users.policy.memory_ceiling_bytes // 2**20,
+            opened.users.policy.hash_concurrency,
         )
         try:
             app.state.events = broker_for(settings.events, opened)

@@ -20,6 +20,7 @@ from tests.e2e.gqlclient import (
     CREATE_WORKFLOW,
     UPDATE_GROUP,
     UPLOAD,
+    admin_session,
     register_and_login,
     unique,
 )
@@ -63,7 +64,7 @@ def test_graphiql_shows_an_upload_by_a_teammate_live(gateway: Gateway, api: Any,
     alice_id, alice_token = register_and_login(api, unique("alice"))
     bob_id, bob_token = register_and_login(api, unique("bob"))
     alice = api(alice_token)
-    workflow = alice.run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
+    workflow = admin_session(api).run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
     group = alice.run(CREATE_GROUP, wf=workflow, name=unique("team"))["createGroup"]["id"]
     alice.run(UPDATE_GROUP, id=group, members=[alice_id, bob_id])
 
