@@ -27,6 +27,7 @@ from graphql_api.context import get_store
 from graphql_api.downloads import download
 from graphql_api.errors import INTERNAL, MASKED_MESSAGE, error_response
 from graphql_api.graphiql import static_routes
+from graphql_api.observability import Observability
 from graphql_api.schema import build_schema
 from graphql_api.settings import Settings
 from graphql_api.uploads import PREFLIGHT_HEADERS, BodyLimit
@@ -45,7 +46,8 @@ def create_app(
 ) -> Starlette:
     """The ASGI app; with ``store`` injected, the lifespan neither opens nor closes one."""
     settings = settings or Settings.from_env()
-    view = GatewayGraphQL(build_schema(settings), settings)
+    observe = Observability(settings)  # request ids, access log, metrics (observability.py)
+    view = GatewayGraphQL(observe.instrument_schema(build_schema(settings)), settings)
     routes: list[BaseRoute] = [
         Route("/graphql", BodyLimit(view, settings.max_upload_bytes), methods=["GET", "POST"],
               name="graphql"),
@@ -55,7 +57,8 @@ def create_app(
     ]  # fmt: skip
     if settings.graphiql:
         routes.extend(static_routes())  # GraphiQL's assets, served locally
-    middleware = []
+    routes.extend(observe.routes())
+    middleware = observe.middleware()
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -81,7 +84,7 @@ def create_app(
             settings.database,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
         )
-        app.state.store = opened
+        app.state.store = observe.store(opened)
         logger.info("connected to the store (database %r)", opened.db.name)
         try:
             yield
@@ -97,7 +100,7 @@ def create_app(
         # (an outer limit would also answer /graphql's 413s in plain text).
         exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _internal},
     )
-    app.state.store = store
+    app.state.store = observe.store(store)
     app.state.settings = settings
     return app
 

@@ -20,6 +20,7 @@ GiB = 1024**3
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+_LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -56,6 +57,12 @@ class Settings:
     """GROUPSTORE_MAX_TOKENS: most lexical tokens one document may contain."""
     log_level: str = "INFO"
     """GROUPSTORE_LOG_LEVEL: CRITICAL, ERROR, WARNING, INFO or DEBUG."""
+    log_format: str = "text"
+    """GROUPSTORE_LOG_FORMAT: ``text`` (for people) or ``json`` (one object per line)."""
+    metrics: bool = False
+    """GROUPSTORE_METRICS: serve Prometheus metrics on ``GET /metrics``."""
+    otel: bool = False
+    """GROUPSTORE_OTEL: OpenTelemetry tracing of requests (needs the ``otel`` extra)."""
 
     def __post_init__(self) -> None:
         _check(self.mongo_uri.strip() != "", "MONGO_URI", "must not be empty")
@@ -67,6 +74,7 @@ class Settings:
         _check(
             self.log_level in _LOG_LEVELS, "LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}"
         )
+        _check(self.log_format in _LOG_FORMATS, "LOG_FORMAT", "must be text or json")
 
     @property
     def in_memory(self) -> bool:
@@ -89,6 +97,9 @@ class Settings:
             "max_aliases": _int,
             "max_tokens": _int,
             "log_level": _upper,
+            "log_format": _lower,
+            "metrics": _bool,
+            "otel": _bool,
         }
         values: dict[str, Any] = {}
         for field in fields(cls):
@@ -130,6 +141,10 @@ def _str(name: str, raw: str) -> str:
 
 def _upper(name: str, raw: str) -> str:
     return raw.strip().upper()
+
+
+def _lower(name: str, raw: str) -> str:
+    return raw.strip().lower()
 
 
 def _optional_str(name: str, raw: str) -> str | None:

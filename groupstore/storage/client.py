@@ -135,7 +135,9 @@ GRIDFS_CHUNKS_INDEXES = [
 
 @functools.cache
 def _warn_no_ttl_indexes() -> None:
-    log.warning("the server has no TTL indexes; expired API keys are pruned at login instead")
+    # Expected on FerretDB and handled (login prunes expired keys), so not a warning:
+    # at INFO it stays out of CLI output and --quiet runs, once per process.
+    log.info("the server has no TTL indexes; expired API keys are pruned at login instead")
 
 
 def _create_missing(collection: Collection[Any], indexes: list[IndexModel]) -> None:
