@@ -376,8 +376,12 @@ class Observability:
         return [Route("/metrics", self.metrics.endpoint(), methods=["GET"], name="metrics")]
 
     def instrument_schema(self, schema: Any) -> Any:
-        """Add the operation observer to a built schema's extensions."""
-        schema.extensions = (*schema.extensions, OperationObserver)
+        """Add the operation observer to a built schema's extensions.
+
+        First in the list, so its code after ``yield`` runs last: after
+        ``ErrorCodes`` has given every error its code.
+        """
+        schema.extensions = (OperationObserver, *schema.extensions)
         return schema
 
     def store(self, store: groupstore.GroupStore | None) -> groupstore.GroupStore | None:
