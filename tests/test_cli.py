@@ -270,7 +270,7 @@ def test_every_listing_has_a_json_option(cli):
         (name, sub)
         for name, group in root.commands.items()
         if hasattr(group, "commands")
-        for sub_name, sub in group.commands.items()  # type: ignore[attr-defined]
+        for sub_name, sub in group.commands.items()
         if sub_name in ("list", "show")
     ]
     assert len(listings) >= 7
