@@ -44,7 +44,7 @@ from groupstore.store import GroupStore, connect
 from groupstore.users import UserManager
 from groupstore.workflows import WorkflowManager
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place: pyproject.toml reads it (dynamic version)
 
 __all__ = [
     "Actor",
