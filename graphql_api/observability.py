@@ -12,7 +12,7 @@ logged: neither headers nor bodies are.
 ``operation`` is a bounded label: for ``/graphql`` the operation's one root
 field (``login``, ``groups``...), ``multiple`` for several, ``introspection``,
 or ``invalid``; for the other routes ``download``, ``healthz``, ``readyz``,
-``metrics``, ``graphiql`` or ``other``. The client's own operation name is
+``metrics``, ``static`` (GraphiQL's assets) or ``other``. The client's own operation name is
 logged as ``operation_name`` (it is not a metric label: clients choose it).
 
 Metrics (``GROUPSTORE_METRICS=true``, served on ``GET /metrics``):
@@ -163,8 +163,8 @@ def _route_operation(path: str) -> str:
         return path[1:]
     if path == "/graphql":
         return "graphql"  # replaced by the root field once the operation ran
-    if path.startswith("/graphiql"):
-        return "graphiql"
+    if path.startswith("/static/"):
+        return "static"
     return "other"
 
 
