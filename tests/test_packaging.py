@@ -66,9 +66,7 @@ def test_the_sdist_carries_every_test_module_and_what_the_tests_read(dist: Path)
 def test_the_wheel_has_the_license_types_and_assets(dist: Path):
     with zipfile.ZipFile(only(dist, "groupstore-*.whl")) as wheel:
         names = set(wheel.namelist())
-        metadata = wheel.read(
-            next(n for n in names if n.endswith(".dist-info/METADATA"))
-        ).decode()
+        metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
 
     assert {"groupstore/py.typed", "graphql_api/py.typed"} <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
