@@ -33,7 +33,8 @@ class Shell:
     """Runs commands like a user at a prompt would, keeping a transcript."""
 
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
-        self.cwd, self.env, self.transcript = cwd, env, []
+        self.cwd, self.env = cwd, env
+        self.transcript: list[str] = []
 
     def __call__(self, command: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
