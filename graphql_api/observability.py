@@ -290,6 +290,8 @@ class _ObservedManager:
         object.__setattr__(self, "_metrics", metrics)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_inner":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
         attribute = getattr(self._inner, name)
         if name.startswith("_") or not callable(attribute):
             return attribute
@@ -346,6 +348,8 @@ class ObservedStore(groupstore.GroupStore):
 
     def __getattr__(self, name: str) -> Any:
         # Anything else a store has (added later) is the wrapped store's.
+        if name == "inner":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def close(self) -> None:
