@@ -204,3 +204,8 @@ def test_serve_passes_host_port_and_store_to_the_gateway(monkeypatch, no_store_e
     [options] = calls
     assert (options["host"], options["port"]) == ("0.0.0.0", 9321)
     assert os.environ["GROUPSTORE_MONGO_URI"] == "mongomock://"  # restored by no_store_env
+
+
+def test_debug_shows_the_real_exception(no_store_env):
+    with pytest.raises(groupstore.StoreUnavailableError):
+        main(["--debug", "--uri", UNREACHABLE, "users", "list"])
