@@ -21,7 +21,7 @@ from pymongo.database import Database
 from groupstore.storage.errors import translated
 from groupstore.storage.files import GridFSStore, file_store
 from groupstore.storage.groups import GroupCollection
-from groupstore.storage.locks import GroupLocks
+from groupstore.storage.locks import DEFAULT_WAIT, GroupLocks
 from groupstore.storage.users import UserCollection
 from groupstore.storage.workflows import WorkflowCollection
 
@@ -58,7 +58,15 @@ class Storage:
     ) -> Storage:
         kind = kind or server_kind(db.client)
         fs = fs or GridFSStore(db)
-        locks = GroupLocks(db.group_locks, enabled=kind == "ferretdb")
+        # A writer waits for a busy group no longer than any other call waits for the
+        # server (connect's timeout): a lease left by a writer that died, or whose
+        # release a frozen server never saw, must not hold requests for DEFAULT_WAIT.
+        wait = getattr(getattr(db.client, "options", None), "server_selection_timeout", None)
+        locks = GroupLocks(
+            db.group_locks,
+            enabled=kind == "ferretdb",
+            wait=float(wait) if isinstance(wait, (int, float)) and wait > 0 else DEFAULT_WAIT,
+        )
         return cls(
             db=db,
             kind=kind,
