@@ -117,7 +117,7 @@ def gateway_env(port: int, uri: str, database: str, extra: Mapping[str, str]) ->
 def spawn_gateway(uri: str, database: str, extra_env: Mapping[str, str]) -> Gateway:
     """Start ``python -m graphql_api`` (not waiting for it); its output goes to a temp file."""
     port = free_port()
-    output = tempfile.TemporaryFile()
+    output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop_gateway)
     process = subprocess.Popen(
         [sys.executable, "-m", "graphql_api"],
         cwd=REPO,

@@ -11,6 +11,7 @@ that are the requirement (``runner.BOUND_FACTOR``, ``runner.READY_BOUND``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -23,15 +24,21 @@ import pytest
 import groupstore
 from groupstore import StoreUnavailableError
 from tests.backend import CHEAP_HASHER, MONGO_URI
+from tests.load.figures import format_figures
 from tests.load.runner import BOUND_FACTOR, BOUND_SLACK, Result, drop, freeze, kill, run
 from tests.load.servers import private_database, spawn_gateway, stop_gateway, wait_ready
-from tests.load.workload import Config, format_figures
+from tests.load.workload import Config
 
 pytestmark = [pytest.mark.real_server, pytest.mark.load]
 
 SECONDS = float(os.environ.get("GROUPSTORE_LOAD_SECONDS", "20"))
 CLIENTS = int(os.environ.get("GROUPSTORE_LOAD_CLIENTS", "32"))
 STORE_TIMEOUT = 2.0  # the gateway's GROUPSTORE_STORE_TIMEOUT_SECONDS in the fault tests
+# FerretDB (SQLite) reads a whole collection for most queries: every download and repair scan
+# costs as much as all the chunks stored, so CI uploads less (python -m tests.load: 4 MiB).
+CONFIG = Config(clients=CLIENTS, duration=SECONDS, small_max=16 * 1024, large_size=512 * 1024)
+# The fault runs need time before the outage, for it (5-6 s) and for recovery after it.
+FAULT_CONFIG = dataclasses.replace(CONFIG, duration=max(SECONDS, 16.0))
 
 
 def _report(result: Result, record_property) -> None:
@@ -54,7 +61,7 @@ def test_under_load_no_acknowledged_write_is_lost(record_property) -> None:
     assert MONGO_URI
     database = f"gs_load_{uuid.uuid4().hex[:12]}"
     try:
-        result = run(MONGO_URI, database, Config(clients=CLIENTS, duration=SECONDS))
+        result = run(MONGO_URI, database, CONFIG)
     finally:
         drop(MONGO_URI, database)
     _report(result, record_property)
@@ -71,8 +78,8 @@ def test_a_stopped_database_answers_store_unavailable_and_loses_no_acknowledged_
         result = run(
             database.uri,
             "load",
-            Config(clients=CLIENTS, duration=SECONDS),
-            faults=freeze(database, at=SECONDS / 4, seconds=5),
+            FAULT_CONFIG,
+            faults=freeze(database, at=FAULT_CONFIG.duration / 4, seconds=5),
             store_timeout=STORE_TIMEOUT,
         )
     _report(result, record_property)
@@ -90,8 +97,8 @@ def test_a_killed_and_restarted_database_loses_no_acknowledged_write(record_prop
         result = run(
             database.uri,
             "load",
-            Config(clients=CLIENTS, duration=SECONDS),
-            faults=kill(database, at=SECONDS / 4, down=3),
+            FAULT_CONFIG,
+            faults=kill(database, at=FAULT_CONFIG.duration / 4, down=3),
             store_timeout=STORE_TIMEOUT,
         )
     _report(result, record_property)
@@ -207,7 +214,11 @@ def test_a_group_write_waits_for_a_dead_writers_lease_no_longer_than_the_bound(
     group = store.groups.create_group(workflow.workflow_id, "G", user_id=owner.user_id)
     # What a writer that died (or whose release a frozen server never saw) leaves behind.
     store.db.group_locks.insert_one(
-        {"_id": group.group_id, "token": "dead", "expires_at": groupstore_now() + timedelta(hours=1)}
+        {
+            "_id": group.group_id,
+            "token": "dead",
+            "expires_at": groupstore_now() + timedelta(hours=1),
+        }
     )
 
     started = time.monotonic()

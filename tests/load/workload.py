@@ -22,12 +22,7 @@ per key, covers membership: the final state must be the value of an
 acknowledged or unknown write whose end is not before the start of the last
 acknowledged one (an unknown write ends at infinity: it may land any time).
 
-``check`` reads everything back through the gateway after the run: every
-acknowledged upload that was not deleted is listed, with its name, size and
-sha256, and downloads whole; every acknowledged delete is gone; nothing is
-listed that no upload sent; members and names match the registers. Then
-``groupstore.repair`` (grace 0) must find no damage to acknowledged data; a
-real repair runs and the listing check is repeated.
+The checks after the run are in ``checks.py``, the figures in ``figures.py``.
 """
 
 from __future__ import annotations
@@ -39,10 +34,8 @@ import math
 import os
 import random
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -77,7 +70,9 @@ UPLOAD = """mutation($group: ID!, $file: Upload!) {
   uploadFile(groupId: $group, file: $file) { id name size sha256 }
 }"""
 FILES = "query($g: ID!) { uploadedFiles(groupId: $g) { id name size sha256 } }"
-GROUPS = """{ groups(first: 100) { nodes { id name members { id } files { id name size sha256 } } } }"""
+GROUPS = (
+    """{ groups(first: 100) { nodes { id name members { id } files { id name size sha256 } } } }"""
+)
 GROUP = """query($id: ID!) {
   group(id: $id) { id name isMember members { id } files { id name size sha256 } }
 }"""
@@ -169,7 +164,9 @@ def setup_world(uri: str, database: str, config: Config) -> World:
     with groupstore.connect(uri, database=database) as store:
         store.users.hasher = CHEAP_HASHER
         owner = store.users.register_user("owner", "owner-password")
-        clients = [store.users.register_user(f"c{i}", f"c{i}-password") for i in range(config.clients)]
+        clients = [
+            store.users.register_user(f"c{i}", f"c{i}-password") for i in range(config.clients)
+        ]
         satellites = [
             [store.users.register_user(f"s{i}_{j}", "pw").user_id for j in range(2)]
             for i in range(config.clients)
@@ -184,9 +181,11 @@ def setup_world(uri: str, database: str, config: Config) -> World:
             shared.append(group.group_id)
             names[group.group_id] = group.name
         private = [
-            store.groups.create_group(workflow.workflow_id, f"private-{i}", user_id=c.user_id).group_id
+            store.groups.create_group(
+                workflow.workflow_id, f"private-{i}", user_id=c.user_id
+            ).group_id
             for i, c in enumerate(clients)
-        ]  # fmt: skip
+        ]
         owner_keys = [store.users.login_user("owner", "owner-password").token for _ in clients]
         client_keys = [
             store.users.login_user(f"c{i}", f"c{i}-password").token for i in range(config.clients)
@@ -197,7 +196,7 @@ def setup_world(uri: str, database: str, config: Config) -> World:
     )  # fmt: skip
 
 
-def _code(body: Any) -> str | None:
+def error_code(body: Any) -> str | None:
     try:
         code = body["errors"][0]["extensions"]["code"]
     except (KeyError, IndexError, TypeError):
@@ -242,7 +241,7 @@ class Client:
             op.outcome = "unknown"
             return None
         op.status = response.status_code
-        code = _code(body)
+        code = error_code(body)
         if isinstance(body, dict) and body.get("data") and not body.get("errors"):
             op.outcome = "ok"
             return body["data"]
@@ -289,7 +288,10 @@ class Client:
         record = Upload(op, group, name, size, hashlib.sha256(data).hexdigest())
         self.ledger.uploads[name] = record
         operations = {"query": UPLOAD, "variables": {"group": group, "file": None}}
-        data_part = {"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})}
+        data_part = {
+            "operations": json.dumps(operations),
+            "map": json.dumps({"0": ["variables.file"]}),
+        }
         found = await self._post(
             op, self.key, data=data_part, files={"0": (name, data, "application/octet-stream")}
         )
@@ -425,9 +427,7 @@ async def probe_readyz(http: httpx.AsyncClient, ledger: Ledger, until: float) ->
         await asyncio.sleep(0.25)
 
 
-async def run_load(
-    gateway_url: str, world: World, config: Config, faults: Any = None
-) -> Ledger:
+async def run_load(gateway_url: str, world: World, config: Config, faults: Any = None) -> Ledger:
     """Run the clients for ``config.duration`` seconds; ``faults(ledger)`` runs alongside."""
     ledger = Ledger()
     limits = httpx.Limits(max_connections=config.clients + 8)
@@ -444,239 +444,3 @@ async def run_load(
         await asyncio.gather(*tasks)
         ledger.ended = time.monotonic()
     return ledger
-
-
-# -- the checks after the run ------------------------------------------------------
-
-
-def candidates(writes: Iterable[Op], initial: Any) -> set[Any]:
-    """The values a register may hold after these writes (see the module docstring)."""
-    possible = [op for op in writes if op.may_have_written]
-    acked = [op for op in possible if op.outcome == "ok"]
-    last_start = max((op.start for op in acked), default=-math.inf)
-    values = {op.value for op in possible if op.end >= last_start}
-    if not acked:
-        values.add(initial)
-    return values
-
-
-@dataclass
-class Final:
-    """What the check read back."""
-
-    files: dict[str, dict[str, Any]]  # file id -> listed entry (+ "group")
-    downloaded: int
-    repair_dry: groupstore.RepairReport | None = None
-    repair: groupstore.RepairReport | None = None
-
-
-async def _read(http: httpx.AsyncClient, key: str, query: str, **variables: Any) -> Any:
-    """A read that must succeed once the store is back: retried for up to 60 s."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            response = await http.post(
-                "/graphql",
-                headers={"Authorization": f"Bearer {key}", **CSRF},
-                json={"query": query, "variables": variables},
-            )
-            body = response.json()
-            if body.get("data") and not body.get("errors"):
-                return body["data"]
-            if _code(body) != "STORE_UNAVAILABLE":
-                raise AssertionError(f"{query[:40]}... answered {body}")
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the gateway did not recover: {query[:40]}...")
-        await asyncio.sleep(0.5)
-
-
-async def check_state(gateway_url: str, world: World, ledger: Ledger) -> Final:
-    """Read everything back through the gateway and compare it with the ledger."""
-    bad = ledger.violation
-    by_key: dict[tuple[Any, ...], list[Op]] = defaultdict(list)
-    for op in ledger.ops:
-        if op.key is not None:
-            by_key[op.key].append(op)
-    files: dict[str, dict[str, Any]] = {}
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=120) as http:
-        owner = world.owner_keys[0]
-        stable = {world.owner_id, *world.client_ids}
-        for group_id in world.shared:
-            group = (await _read(http, owner, GROUP, id=group_id))["group"]
-            names = candidates(by_key[("name", group_id)], world.shared_names[group_id])
-            if group["name"] not in names:
-                bad(f"group {group_id} is named {group['name']!r}, expected one of {names}")
-            members = {m["id"] for m in group["members"]}
-            if not stable <= members:
-                bad(f"group {group_id} lost stable members {stable - members}")
-            satellites = {s for sats in world.satellites for s in sats}
-            for user in members - stable - satellites:
-                bad(f"group {group_id} has an unexpected member {user}")
-            for user in satellites:
-                allowed = candidates(by_key[("member", group_id, user)], False)
-                if (user in members) not in allowed:
-                    bad(f"{user} {'is' if user in members else 'is not'} a member of {group_id}"
-                        f"; the acknowledged writes allow only {allowed}")  # fmt: skip
-            for entry in group["files"]:
-                if entry["id"] in files:
-                    bad(f"file {entry['id']} listed twice")
-                files[entry["id"]] = {**entry, "group": group_id}
-        for i, group_id in enumerate(world.private):
-            group = (await _read(http, world.client_keys[i], GROUP, id=group_id))["group"]
-            members = frozenset(m["id"] for m in group["members"])
-            allowed = candidates(by_key[("members", group_id)], frozenset([world.client_ids[i]]))
-            if members not in allowed:
-                bad(f"private group {i} has members {set(members)}, allowed {allowed}")
-
-        _check_files(files, ledger)
-        downloaded = 0
-        for file_id, entry in files.items():
-            await _download_whole(http, owner, entry, ledger)
-            downloaded += 1
-    return Final(files, downloaded)
-
-
-def _check_files(files: dict[str, dict[str, Any]], ledger: Ledger) -> None:
-    bad = ledger.violation
-    by_name = {entry["name"]: entry for entry in files.values()}
-    if len(by_name) != len(files):
-        bad("two listed files share a name (an upload stored twice?)")
-    for name, record in ledger.uploads.items():
-        entry = by_name.get(name)
-        if entry is not None and (
-            (entry["sha256"], entry["size"], entry["group"])
-            != (record.sha256, record.size, record.group_id)
-        ):
-            bad(f"{name} is listed as {entry}, but was sent as {record.size} {record.sha256}")
-        outcome = record.op.outcome
-        if outcome == "rejected" and entry is not None:
-            bad(f"rejected upload {name} ({record.op.code}) is listed")
-        if outcome != "ok":
-            continue  # unknown: may be there or not, but whole (checked above and by download)
-        if entry is not None and entry["id"] != record.file_id:
-            bad(f"{name} is listed with id {entry['id']}, acknowledged as {record.file_id}")
-        assert record.file_id is not None
-        deletes = ledger.deletes.get(record.file_id, [])
-        if any(op.outcome == "ok" for op in deletes):
-            if entry is not None:
-                bad(f"acknowledged delete of {name} ({record.file_id}): still listed")
-        elif not any(op.may_have_written for op in deletes) and entry is None:
-            bad(f"acknowledged upload {name} ({record.file_id}) is lost")
-    for name in by_name:
-        if name not in ledger.uploads:
-            bad(f"listed file {name} was never uploaded")
-
-
-async def _download_whole(
-    http: httpx.AsyncClient, key: str, entry: dict[str, Any], ledger: Ledger
-) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            response = await http.get(
-                f"/files/{entry['group']}/{entry['id']}", headers={"Authorization": f"Bearer {key}"}
-            )
-        except httpx.TransportError:
-            response = None
-        if response is not None and response.status_code == 200:
-            body = response.content
-            if len(body) != entry["size"] or hashlib.sha256(body).hexdigest() != entry["sha256"]:
-                ledger.violation(f"listed file {entry['name']} downloads {len(body)} bytes "
-                                 f"that do not match its sha256")  # fmt: skip
-            return
-        if response is not None and response.status_code != 503:
-            ledger.violation(f"listed file {entry['name']} does not download: "
-                             f"{response.status_code} {response.text[:200]}")  # fmt: skip
-            return
-        if time.monotonic() > deadline:
-            ledger.violation(f"listed file {entry['name']}: the store did not come back")
-            return
-        await asyncio.sleep(0.5)
-
-
-def check_repair(world: World, final: Final, ledger: Ledger) -> None:
-    """A dry repair finds no damage to what is listed; a real one removes nothing listed."""
-    bad = ledger.violation
-    with groupstore.connect(world.uri, database=world.database, timeout=10) as store:
-        report = groupstore.repair(store, grace=timedelta(0), dry_run=True)
-        final.repair_dry = report
-        listed = set(final.files)
-        for kind, ids in (("orphan", report.orphan_files), ("broken", report.broken_files)):
-            for file_id in set(ids) & listed:
-                bad(f"repair calls listed file {file_id} {kind}")
-        if report.broken_files:
-            bad(f"repair found files without all their chunks: {report.broken_files}")
-        ours = {*world.shared, *world.private}
-        if set(report.orphan_groups) & ours:
-            bad(f"repair calls groups of the run orphans: {report.orphan_groups}")
-        final.repair = groupstore.repair(store, grace=timedelta(0))
-        after = {f.file_id for g in world.shared for f in store.groups.list_uploaded_files(g)}
-        if after != listed:
-            bad(f"repair changed the listings: {sorted(listed ^ after)[:10]}")
-        for file_id in list(listed)[:50]:  # a sample: the gateway downloaded them all already
-            entry = final.files[file_id]
-            with store.groups.get_uploaded_file(entry["group"], file_id).open() as stream:
-                if hashlib.sha256(stream.read()).hexdigest() != entry["sha256"]:
-                    bad(f"after repair, {entry['name']} no longer matches its sha256")
-
-
-# -- figures --------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def figures(ledger: Ledger) -> dict[str, Any]:
-    """Counts, rates and latencies of a run (seconds)."""
-    elapsed = ledger.ended - ledger.started
-    ops = ledger.ops
-    outcomes = Counter(op.outcome for op in ops)
-    acked = sum(1 for op in ops if op.kind in WRITES and op.outcome == "ok")
-    per_kind = {}
-    for kind in sorted({op.kind for op in ops}):
-        mine = [op for op in ops if op.kind == kind]
-        ok = [op.duration for op in mine if op.outcome == "ok"]
-        per_kind[kind] = {
-            "count": len(mine),
-            "ok": len(ok),
-            "p50_ms": round(percentile(ok, 0.50) * 1000, 1),
-            "p99_ms": round(percentile(ok, 0.99) * 1000, 1),
-            "outcomes": dict(Counter(op.outcome for op in mine)),
-        }
-    ready = [seconds for _, seconds, _ in ledger.readyz]
-    return {
-        "seconds": round(elapsed, 1),
-        "operations": len(ops),
-        "ops_per_second": round(len(ops) / elapsed, 1) if elapsed else 0.0,
-        "acknowledged_writes": acked,
-        "outcomes": dict(outcomes),
-        "per_kind": per_kind,
-        "readyz_max_ms": round(max(ready, default=0.0) * 1000, 1),
-        "readyz_not_ready": sum(1 for *_, status in ledger.readyz if status != 200),
-    }
-
-
-def format_figures(found: dict[str, Any]) -> str:
-    lines = [
-        f"{found['operations']} operations in {found['seconds']} s "
-        f"({found['ops_per_second']} ops/s), {found['acknowledged_writes']} acknowledged writes",
-        f"outcomes: {found['outcomes']}",
-        f"{'operation':<14}{'count':>7}{'ok':>7}{'p50 ms':>9}{'p99 ms':>9}  other outcomes",
-    ]
-    for kind, row in found["per_kind"].items():
-        other = {k: v for k, v in row["outcomes"].items() if k != "ok"}
-        lines.append(
-            f"{kind:<14}{row['count']:>7}{row['ok']:>7}{row['p50_ms']:>9}{row['p99_ms']:>9}  "
-            f"{other or ''}"
-        )
-    lines.append(
-        f"/readyz: slowest answer {found['readyz_max_ms']} ms, "
-        f"{found['readyz_not_ready']} answers not ready"
-    )
-    return "\n".join(lines)
