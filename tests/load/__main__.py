@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(result.violations)} VIOLATIONS:")
         for violation in result.violations:
             print(f"  {violation}")
+        print("the gateway's log (warnings and errors):")
+        print(result.gateway_log[-20_000:])
         return 1
     print("no violations: every acknowledged write is there, whole")
     return 0

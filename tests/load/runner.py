@@ -28,10 +28,12 @@ from tests.load.workload import (
 Fault = Callable[[Ledger], Awaitable[None]]
 # The requirement's bounds, with generous slack (they are behaviour bounds, not benchmarks):
 # a request overlapping an outage answers within BOUND_FACTOR x the store timeout + BOUND_SLACK
-# (a hanging server is noticed within about 2.5 x the timeout: see storage/client.py), and
-# /readyz within READY_BOUND seconds (1 s plus slack).
+# (a hanging server is noticed within about 2.5 x the timeout: see storage/client.py; the
+# slack covers the request's own work, seconds on a loaded 2-core CI machine), and /readyz
+# within READY_BOUND seconds (1 s plus slack). What they catch: calls hanging for pymongo's
+# 10 s heartbeat or 30 s socket timeout, or a writer waiting 15 s for a dead writer's lease.
 BOUND_FACTOR = 3.0
-BOUND_SLACK = 2.0
+BOUND_SLACK = 5.0
 READY_BOUND = 2.5
 
 
@@ -42,6 +44,7 @@ class Result:
     final: Final
     figures: dict[str, Any]
     fault_figures: list[dict[str, Any]] = field(default_factory=list)
+    gateway_log: str = ""  # its warnings and errors (GROUPSTORE_LOG_LEVEL=WARNING)
 
     @property
     def violations(self) -> list[str]:
@@ -113,9 +116,10 @@ def run(
         phase("read_back")
         if gateway.process.poll() is not None:
             ledger.violation(f"the gateway exited ({gateway.process.returncode})")
+        gateway_log = gateway.log(limit=200_000)
     check_repair(world, final, ledger)
     phase("repair")
-    result = Result(world, ledger, final, figures(ledger))
+    result = Result(world, ledger, final, figures(ledger), gateway_log=gateway_log)
     result.figures["phases_s"] = phases
     result.fault_figures = check_faults(ledger, store_timeout)
     return result

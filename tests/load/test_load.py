@@ -25,7 +25,7 @@ import groupstore
 from groupstore import StoreUnavailableError
 from tests.backend import CHEAP_HASHER, MONGO_URI
 from tests.load.figures import format_figures
-from tests.load.runner import BOUND_FACTOR, BOUND_SLACK, Result, drop, freeze, kill, run
+from tests.load.runner import Result, drop, freeze, kill, run
 from tests.load.servers import private_database, spawn_gateway, stop_gateway, wait_ready
 from tests.load.workload import Config
 
@@ -42,6 +42,8 @@ FAULT_CONFIG = dataclasses.replace(CONFIG, duration=max(SECONDS, 16.0))
 
 
 def _report(result: Result, record_property) -> None:
+    if result.violations:  # the gateway's side of the story, in the failure's output
+        print(result.gateway_log[-20_000:])
     record_property("figures", json.dumps(result.figures))
     record_property("faults", json.dumps(result.fault_figures))
     print(format_figures(result.figures))
@@ -167,6 +169,9 @@ def test_two_gateways_started_together_on_a_fresh_database_both_become_ready(
 
 # -- the library's bounds the load tests rely on -------------------------------------
 
+# One call, no load: a hanging server is noticed within about 2.5 x the timeout.
+LIBRARY_FACTOR, LIBRARY_SLACK = 3.0, 2.0
+
 
 def test_a_call_in_flight_when_the_server_freezes_fails_within_the_bound() -> None:
     timeout = 1.0
@@ -198,7 +203,7 @@ def test_a_call_in_flight_when_the_server_freezes_fails_within_the_bound() -> No
             finally:
                 database.thaw()
             assert len(outcome) == 1 and isinstance(outcome[0], StoreUnavailableError), outcome
-            assert failed_after < BOUND_FACTOR * timeout + BOUND_SLACK, failed_after
+            assert failed_after < LIBRARY_FACTOR * timeout + LIBRARY_SLACK, failed_after
             assert store.users.get_user(user.user_id) == user  # and the same store works again
         finally:
             store.close()
@@ -227,7 +232,7 @@ def test_a_group_write_waits_for_a_dead_writers_lease_no_longer_than_the_bound(
             store.groups.update_group(group.group_id, name="renamed")
     else:
         assert store.groups.update_group(group.group_id, name="renamed").name == "renamed"
-    assert time.monotonic() - started < BOUND_FACTOR * timeout + BOUND_SLACK
+    assert time.monotonic() - started < LIBRARY_FACTOR * timeout + LIBRARY_SLACK
 
 
 def groupstore_now():
