@@ -85,7 +85,10 @@ async def check_state(gateway_url: str, world: World, ledger: Ledger) -> Final:
             names = candidates(by_key[("name", group_id)], world.shared_names[group_id])
             if group["name"] not in names:
                 bad(f"group {group_id} is named {group['name']!r}, expected one of {names}")
-            members = {m["id"] for m in group["members"]}
+            listed = [m["id"] for m in group["members"]]
+            members = set(listed)
+            if len(members) != len(listed):
+                bad(f"group {group_id} lists a member twice: {sorted(listed)}")
             if not stable <= members:
                 bad(f"group {group_id} lost stable members {stable - members}")
             satellites = {s for sats in world.satellites for s in sats}
@@ -103,6 +106,8 @@ async def check_state(gateway_url: str, world: World, ledger: Ledger) -> Final:
         for i, group_id in enumerate(world.private):
             group = (await _read(http, world.client_keys[i], GROUP, id=group_id))["group"]
             replaced = frozenset(m["id"] for m in group["members"])
+            if len(replaced) != len(group["members"]):
+                bad(f"private group {i} lists a member twice")
             allowed = candidates(by_key[("members", group_id)], frozenset([world.client_ids[i]]))
             if replaced not in allowed:
                 bad(f"private group {i} has members {set(replaced)}, allowed {allowed}")
