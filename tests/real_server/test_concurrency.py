@@ -125,7 +125,7 @@ def test_sixteen_threads_renaming_to_one_name_leave_exactly_one(store, workflow,
 
 @pytest.mark.ferretdb_difference(
     "concurrent updates of one document lose writes that were acknowledged "
-    "(FerretDB 1.24 on SQLite); whether a run shows it depends on timing",
+    "(FerretDB 1.24, on SQLite and on PostgreSQL); whether a run shows it depends on timing",
     strict=False,
 )
 def test_concurrent_uploads_and_deletes_on_one_group_stay_consistent(store, workflow, owner):
