@@ -17,6 +17,7 @@ from pymongo.errors import ConfigurationError, InvalidURI, OperationFailure
 
 from groupstore.errors import ConstraintViolationError
 from groupstore.storage.errors import translated
+from groupstore.storage.memory import IndexedMongoClient
 
 MONGOMOCK_SCHEME = "mongomock://"
 log = logging.getLogger("groupstore")
@@ -28,7 +29,7 @@ class _ClientOptions:
     timeout: float | None = None
 
 
-class MongomockClient(mongomock.MongoClient):  # type: ignore[type-arg]
+class MongomockClient(IndexedMongoClient):
     """mongomock's client with the ``options`` that pymongo's GridFS reads.
 
     ``gridfs.GridFSBucket.__init__`` reads ``db.client.options.timeout``.
@@ -40,7 +41,7 @@ class MongomockClient(mongomock.MongoClient):  # type: ignore[type-arg]
     """
 
     @property
-    def options(self) -> _ClientOptions:  # type: ignore[override]
+    def options(self) -> _ClientOptions:
         return _ClientOptions()
 
 
