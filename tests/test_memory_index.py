@@ -43,6 +43,8 @@ conditions = st.one_of(
     st.builds(lambda v: {"$gt": v}, scalars),
     st.builds(lambda v: {"$lte": v}, scalars),
     st.builds(lambda v: {"$ne": v}, scalars),
+    st.builds(lambda a, b: {"$gte": a, "$lt": b}, scalars, scalars),
+    st.builds(lambda a, b: {"$gt": a, "$gte": b, "$lte": a}, scalars, scalars),
 )
 queries = st.dictionaries(paths, conditions, max_size=3)
 INDEXES = [
