@@ -258,7 +258,7 @@ def test_each_open_gives_an_independent_stream(store, group):
 @pytest.mark.ferretdb_difference(
     "an update whose filter has an equality on a path into an array of documents "
     "({'files.file_id': x}) matches nothing there (find matches it), so delete_file "
-    "finds no file; docs/ferretdb.md",
+    "finds no file; docs/postgresql.md",
     backends=("ferretdb-postgresql",),
 )
 def test_delete_file_removes_metadata_and_bytes(store, group, other_group):
@@ -276,7 +276,7 @@ def test_delete_file_removes_metadata_and_bytes(store, group, other_group):
 @pytest.mark.ferretdb_difference(
     "an update whose filter has an equality on a path into an array of documents "
     "({'files.file_id': x}) matches nothing there (find matches it), so delete_file "
-    "finds no file; docs/ferretdb.md",
+    "finds no file; docs/postgresql.md",
     backends=("ferretdb-postgresql",),
 )
 def test_delete_file_twice_is_unknown(store, group):

@@ -109,7 +109,7 @@ def test_delete_group_costs_at_most_5_whatever_the_files(setup, files):
 @pytest.mark.ferretdb_difference(
     "an update whose filter has an equality on a path into an array of documents "
     "({'files.file_id': x}) matches nothing there (find matches it), so delete_file "
-    "finds no file; docs/ferretdb.md",
+    "finds no file; docs/postgresql.md",
     backends=("ferretdb-postgresql",),
 )
 def test_delete_file_costs_at_most_5(setup):
