@@ -10,8 +10,10 @@ Systems (``--systems``, comma-separated; default: all that can run):
 
 The "raw" side is the limit: the fewest commands that keep groupstore's
 guarantees (the owner and members exist, the workflow exists, a unique name
-index, file bytes in GridFS chunks plus a files document, metadata in the
-group), without validation, conversion or error translation.
+index, file bytes in GridFS chunks plus a files document that carries the
+file's metadata and group, members embedded with their names), on the same
+layout and indexes as groupstore, without validation, conversion, access
+checks or error translation.
 
     scripts/bench                      # starts FerretDB/SQLite and FerretDB/PostgreSQL
     .venv/bin/python bench/bench_groups.py --quick --systems groupstore-memory,raw-memory
@@ -140,15 +142,21 @@ class RawSystem:
         self.db.workflows.insert_many(docs)
         return [d["_id"] for d in docs]
 
-    def _check_users(self, ids: list[str]) -> None:
-        found = self.db.users.count_documents({"_id": {"$in": ids}, "active": True})
-        if found != len(set(ids)):
+    def _members(self, ids: list[str]) -> list[dict[str, Any]]:
+        found = {
+            doc["_id"]: doc["username_key"]
+            for doc in self.db.users.find(
+                {"_id": {"$in": ids}, "active": True}, {"username_key": 1}
+            )
+        }
+        if len(found) != len(set(ids)):
             raise LookupError("unknown user")
+        return [{"user_id": i, "username": found[i]} for i in dict.fromkeys(ids)]
 
     def create_group(
         self, workflow_id: str, name: str, owner: str, members: list[str], spec: Any
     ) -> str:
-        self._check_users(members)  # 1
+        team = self._members(members)  # 1
         if self.db.workflows.find_one({"_id": workflow_id}, {"_id": 1}) is None:  # 2
             raise LookupError("unknown workflow")
         now = datetime.now(timezone.utc)
@@ -160,11 +168,10 @@ class RawSystem:
                 "name": name,
                 "seq": ObjectId(),
                 "owner_id": owner,
-                "members": list(dict.fromkeys(members)),
+                "members": team,
                 "parameters": self.parameters,
                 "workflow_spec": json.dumps(spec),
                 "engine_config": "null",
-                "files": [],
                 "created_at": now,
                 "updated_at": now,
             }
@@ -175,16 +182,16 @@ class RawSystem:
         return self.db.groups.find_one({"_id": group_id})
 
     def list_by_user(self, user_id: str) -> int:
-        return len(list(self.db.groups.find({"members": user_id}).sort("seq", 1)))
+        return len(list(self.db.groups.find({"members.user_id": user_id}).sort("seq", 1)))
 
     def list_by_workflow(self, workflow_id: str) -> int:
         return len(list(self.db.groups.find({"workflow_id": workflow_id}).sort("seq", 1)))
 
     def set_members(self, group_id: str, members: list[str]) -> None:
-        self._check_users(members)
+        team = self._members(members)
         self.db.groups.find_one_and_update(
             {"_id": group_id},
-            {"$set": {"members": members, "updated_at": datetime.now(timezone.utc)}},
+            {"$set": {"members": team, "updated_at": datetime.now(timezone.utc)}},
             return_document=ReturnDocument.AFTER,
         )
 
@@ -192,6 +199,8 @@ class RawSystem:
         return self.upload_stream(group_id, io.BytesIO(data), len(data), name)
 
     def upload_stream(self, group_id: str, source: Any, size: int, name: str) -> str:
+        if self.db.groups.find_one({"_id": group_id}, {"_id": 1}) is None:
+            raise LookupError("unknown group")
         file_id = uuid.uuid4().hex
         n, batch = 0, []
         while True:
@@ -217,12 +226,8 @@ class RawSystem:
                 "chunkSize": CHUNK,
                 "uploadDate": now,
                 "filename": name,
-                "metadata": {"group_id": group_id},
+                "metadata": {"group_id": group_id, "seq": ObjectId(), "name": name},
             }
-        )
-        self.db.groups.update_one(
-            {"_id": group_id},
-            {"$push": {"files": {"file_id": file_id, "name": name, "size": size}}},
         )
         return file_id
 
@@ -240,12 +245,13 @@ class RawSystem:
             yield bytes(doc["data"])
 
     def list_files(self, group_id: str) -> int:
-        doc = self.db.groups.find_one({"_id": group_id}, {"files": 1})
-        return len(doc["files"])
+        files = self.db["fs.files"].find({"metadata.group_id": group_id}).sort("metadata.seq", 1)
+        return len(list(files))
 
     def delete_group(self, group_id: str) -> None:
-        doc = self.db.groups.find_one_and_delete({"_id": group_id})  # FerretDB: no projection
-        ids = [f["file_id"] for f in doc["files"]]
+        self.db.groups.delete_one({"_id": group_id})
+        files = self.db["fs.files"].find({"metadata.group_id": group_id}, {"_id": 1})
+        ids = [f["_id"] for f in files]
         self.db["fs.files"].delete_many({"_id": {"$in": ids}})
         self.db["fs.chunks"].delete_many({"files_id": {"$in": ids}})
 

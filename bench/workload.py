@@ -93,12 +93,14 @@ def run(system: Any, sizes: Sizes) -> dict[str, float]:
         sizes.workflows,
         lambda i: system.list_by_workflow(workflows[i]),
     )
-    _timed(
-        results,
-        "change_members",
-        sizes.member_changes,
-        lambda i: system.set_members(groups[i % len(groups)], members_of(i + 1)),
-    )
+
+    def change_members(i: int) -> None:
+        # The owner stays (groupstore requires it); the other members change.
+        g = i % len(groups)
+        others = [users[(g + k + 2) % len(users)] for k in range(sizes.members - 1)]
+        system.set_members(groups[g], list(dict.fromkeys([members_of(g)[0], *others])))
+
+    _timed(results, "change_members", sizes.member_changes, change_members)
     data = os.urandom(sizes.file_bytes)
     uploaded: list[tuple[str, str]] = []
 

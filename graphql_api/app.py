@@ -20,15 +20,17 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 import groupstore
 from graphql_api.context import get_store
 from graphql_api.downloads import download
 from graphql_api.errors import INTERNAL, MASKED_MESSAGE, error_response
+from graphql_api.events import EventBroker, broker_for
 from graphql_api.graphiql import static_routes
 from graphql_api.schema import build_schema
 from graphql_api.settings import Settings
+from graphql_api.signing import Signer
 from graphql_api.uploads import PREFLIGHT_HEADERS, BodyLimit
 from graphql_api.view import GatewayGraphQL
 
@@ -49,6 +51,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/graphql", BodyLimit(view, settings.max_upload_bytes), methods=["GET", "POST"],
               name="graphql"),
+        WebSocketRoute("/graphql", view, name="graphql-ws"),  # subscriptions
         Route("/files/{group_id}/{file_id}", download, methods=["GET", "HEAD"], name="download"),
         Route("/healthz", healthz, methods=["GET", "HEAD"], name="healthz"),
         Route("/readyz", readyz, methods=["GET", "HEAD"], name="readyz"),
@@ -80,12 +83,24 @@ def create_app(
             settings.mongo_uri,
             settings.database,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
+            policy=settings.account_policy(),
+            sender=settings.token_sender(),
         )
         app.state.store = opened
-        logger.info("connected to the store (database %r)", opened.db.name)
+        logger.info(
+            "connected to the store (database %r on %s)", opened.database_name, opened.server_kind
+        )
+        logger.info(
+            "password hashing uses at most %d MiB (%d at once)",
+            opened.users.policy.memory_ceiling_bytes // 2**20,
+            opened.users.policy.hash_concurrency,
+        )
         try:
+            app.state.events = broker_for(settings.events, opened)
+            await app.state.events.start()  # change streams: fails on servers without them
             yield
         finally:
+            await app.state.events.stop()
             app.state.store = None
             await run_in_threadpool(opened.close)
 
@@ -99,6 +114,8 @@ def create_app(
     )
     app.state.store = store
     app.state.settings = settings
+    app.state.events = EventBroker()  # in memory until the lifespan picks the configured one
+    app.state.signer = Signer.from_settings(settings)
     return app
 
 
@@ -111,7 +128,7 @@ async def readyz(request: Request) -> Response:
     """The database answers a ping (503 otherwise)."""
     try:
         store = get_store(request)
-        await run_in_threadpool(store.client.admin.command, "ping")
+        await run_in_threadpool(store.ping)
     except Exception as exc:
         logger.warning("readiness check failed: %s", exc)
         return error_response("STORE_UNAVAILABLE", "the database does not answer", 503)

@@ -5,7 +5,8 @@ memory); ``UploadedFile.downloadUrl`` points here. The bytes are read in
 256 KiB pieces by a sync generator, which Starlette runs in the threadpool,
 so memory does not grow with the file and the event loop never blocks.
 
-Checks, in order: API key (401), group exists (404 UNKNOWN_GROUP), caller is
+Checks, in order: API key (401) or a signed URL's signature (403) and expiry
+(401, see ``graphql_api.signing``), group exists (404 UNKNOWN_GROUP), caller is
 a member (403), file exists in that group (404 UNKNOWN_FILE).
 HTTP: ``ETag`` + ``If-None-Match`` (304), one byte range (206; ``If-Range``
 honoured; 416 when unsatisfiable; several ranges get the whole file, which
@@ -25,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 import groupstore
-from graphql_api.auth import authenticate, require_user
 from graphql_api.context import get_store
 from graphql_api.errors import GatewayError, HTTPError, error_response, public_error
+from graphql_api.signing import download_caller
 
 PIECE_SIZE = 256 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
@@ -44,10 +45,10 @@ async def download(request: Request) -> Response:
     group_id = request.path_params["group_id"]
     file_id = request.path_params["file_id"]
     try:
-        user = require_user((await authenticate(store, request.headers))[0])
+        user_id = await download_caller(request, store, group_id, file_id)  # Bearer or signed URL
         # One read: the group's existence, the caller's membership, then the file.
         handle = await run_in_threadpool(
-            store.groups.get_uploaded_file, group_id, file_id, member=user.user_id
+            store.groups.get_uploaded_file, group_id, file_id, caller=user_id
         )
     except HTTPError as exc:
         return exc.response()
@@ -70,20 +71,20 @@ async def download(request: Request) -> Response:
 
     headers["Content-Type"] = handle.mime_type
     headers["Content-Disposition"] = content_disposition(handle.name)
-    start, end, status = 0, handle.size - 1, 200
+    start, end, status = 0, handle.size() - 1, 200
     if request.method == "GET" and request.headers.get("if-range", etag) == etag:
         try:
-            byte_range = parse_range(request.headers.get("range"), handle.size)
+            byte_range = parse_range(request.headers.get("range"), handle.size())
         except RangeNotSatisfiable:
             return error_response(
                 "RANGE_NOT_SATISFIABLE",
-                f"the range is outside the file ({handle.size} bytes)",
-                headers={**headers, "Content-Range": f"bytes */{handle.size}"},
+                f"the range is outside the file ({handle.size()} bytes)",
+                headers={**headers, "Content-Range": f"bytes */{handle.size()}"},
             )
         if byte_range is not None:
             start, end = byte_range
             status = 206
-            headers["Content-Range"] = f"bytes {start}-{end}/{handle.size}"
+            headers["Content-Range"] = f"bytes {start}-{end}/{handle.size()}"
     headers["Content-Length"] = str(end - start + 1)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)

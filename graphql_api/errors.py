@@ -6,13 +6,14 @@ logged with its traceback and masked as ``"Unexpected error."`` / ``INTERNAL``.
 Library errors keep their own ``code`` (see ``groupstore.errors``):
 CONSTRAINT_VIOLATION, INVALID_PARAMETER, INVALID_ARGUMENT, DUPLICATE_USER,
 NOT_FOUND, UNKNOWN_USER, UNKNOWN_WORKFLOW, UNKNOWN_GROUP, UNKNOWN_FILE,
-UNAUTHENTICATED, FORBIDDEN, STORE_UNAVAILABLE (with a generic message: the
-driver's names hosts). The bare ``GroupStoreError`` (STORE_ERROR) is not
+UNAUTHENTICATED, FORBIDDEN, TOO_MANY_REQUESTS (with ``extensions.retryAfter``
+and a ``Retry-After`` header, in seconds), STORE_UNAVAILABLE (with a generic
+message: the driver's names hosts). The bare ``GroupStoreError`` (STORE_ERROR) is not
 the client's doing and is masked. The gateway adds:
 
-    UNAUTHENTICATED            no key where one is needed; a malformed, unknown
-                               or expired key on any request (HTTP 401)
-    FORBIDDEN                  the caller is not a member of the group
+    UNAUTHENTICATED            (the library's) no key where one is needed; a
+                               malformed, unknown or expired key (HTTP 401)
+    FORBIDDEN                  (the library's) the group's access rule says no
     BAD_REQUEST                invalid cursor or page size, missing CSRF header,
                                malformed multipart or JSON body (HTTP 400)
     PAYLOAD_TOO_LARGE          a file or a request body over the limit (HTTP 413)
@@ -21,6 +22,9 @@ the client's doing and is masked. The gateway adds:
                                introspection while disabled
     BAD_USER_INPUT             a variable's value does not fit its type
     RANGE_NOT_SATISFIABLE      file route: the Range selects nothing (HTTP 416)
+    INVALID_SIGNATURE          file route: a signed URL that was altered or is
+                               malformed (HTTP 403)
+    SIGNATURE_EXPIRED          file route: a signed URL past its expiry (HTTP 401)
     NOT_FOUND                  no such route (HTTP 404)
     METHOD_NOT_ALLOWED         (HTTP 405)
     INTERNAL                   anything unexpected: masked, logged
@@ -52,6 +56,8 @@ HTTP_STATUS: Mapping[str, int] = {
     "DUPLICATE_USER": 409,
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
+    "INVALID_SIGNATURE": 403,
+    "SIGNATURE_EXPIRED": 401,
     "NOT_FOUND": 404,
     "UNKNOWN_USER": 404,
     "UNKNOWN_WORKFLOW": 404,
@@ -60,6 +66,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "METHOD_NOT_ALLOWED": 405,
     "PAYLOAD_TOO_LARGE": 413,
     "RANGE_NOT_SATISFIABLE": 416,
+    "TOO_MANY_REQUESTS": 429,
     INTERNAL: 500,
     "STORE_UNAVAILABLE": 503,
 }
@@ -71,6 +78,7 @@ STATUS_CODE: Mapping[int, str] = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
+    429: "TOO_MANY_REQUESTS",
 }
 
 
@@ -84,26 +92,26 @@ class GatewayError(Exception):
         self.message = message
 
 
-class Unauthenticated(GatewayError):
-    code: ClassVar[str] = "UNAUTHENTICATED"
-
-    def __init__(self, message: str = "not logged in: send 'Authorization: Bearer <api key>'"):
-        super().__init__(message)
-
-
-class Forbidden(GatewayError):
-    code: ClassVar[str] = "FORBIDDEN"
-
-    def __init__(self, message: str = "only members of the group may do this") -> None:
-        super().__init__(message)
-
-
 class BadRequest(GatewayError):
     code: ClassVar[str] = "BAD_REQUEST"
 
 
 class PayloadTooLarge(GatewayError):
     code: ClassVar[str] = "PAYLOAD_TOO_LARGE"
+
+
+class InvalidSignature(GatewayError):
+    code: ClassVar[str] = "INVALID_SIGNATURE"
+
+    def __init__(self, message: str = "the link's signature is not valid") -> None:
+        super().__init__(message)
+
+
+class SignatureExpired(GatewayError):
+    code: ClassVar[str] = "SIGNATURE_EXPIRED"
+
+    def __init__(self, message: str = "the link has expired: ask for a new one") -> None:
+        super().__init__(message)
 
 
 class HTTPError(Exception):
@@ -193,6 +201,29 @@ class ErrorCodes(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [_with_code(error) for error in errors]
+            _set_retry_after(self.execution_context.context, errors)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Subscriptions: each result is sent before on_operation ends, so code it here.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [_with_code(error) for error in errors]
+        yield
+
+
+def _retry_after(error: GraphQLError) -> int | None:
+    original = error.original_error
+    if isinstance(original, groupstore.TooManyRequestsError):
+        return original.retry_after
+    return None
+
+
+def _set_retry_after(context: Any, errors: list[GraphQLError]) -> None:
+    """The ``Retry-After`` header for throttled fields: the longest wait among them."""
+    waits = [wait for wait in map(_retry_after, errors) if wait is not None]
+    response = getattr(context, "response", None)
+    if waits and response is not None:
+        response.headers["Retry-After"] = str(max(waits))
 
 
 def _with_code(error: GraphQLError) -> GraphQLError:
@@ -207,8 +238,12 @@ def _with_code(error: GraphQLError) -> GraphQLError:
             extensions={"code": INTERNAL},
         )
     code, message = found
+    extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
+    retry_after = _retry_after(error)
+    if retry_after is not None:
+        extensions["retryAfter"] = retry_after
     if message == error.message:
-        error.extensions = {**(error.extensions or {}), "code": code}
+        error.extensions = extensions
         return error
     return GraphQLError(
         message,
@@ -216,5 +251,5 @@ def _with_code(error: GraphQLError) -> GraphQLError:
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={**(error.extensions or {}), "code": code},
+        extensions=extensions,
     )

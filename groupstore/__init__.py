@@ -4,16 +4,19 @@ import groupstore
 with groupstore.connect("mongodb://localhost:27017/groups") as store:
     alice = store.users.register_user("alice", "secret")
     wf = store.workflows.create_workflow("benchmark")
-    group = store.groups.create_group(wf.workflow_id, "team-a", [], {}, user_id=alice.user_id)
+    group = store.groups.create_group(wf.workflow_id, "team-a", user_id=alice.user_id)
 """
 
+from groupstore.changes import Change, ChangeKind
 from groupstore.errors import (
+    ChangeStreamsUnsupportedError,
     ConstraintViolationError,
     DuplicateUserError,
     GroupStoreError,
     InvalidArgumentError,
     InvalidParameterError,
     StoreUnavailableError,
+    TooManyRequestsError,
     UnauthenticatedAccessError,
     UnauthorizedAccessError,
     UnknownFileError,
@@ -22,8 +25,17 @@ from groupstore.errors import (
     UnknownWorkflowError,
     UnknownWorkflowGroupError,
 )
-from groupstore.groups import GroupPage, WorkflowGroupManager
-from groupstore.model import ApiKey, FileHandle, Group, UploadedFile, User, Workflow
+from groupstore.groups import ACCESS_RULES, GroupPage, WorkflowGroupManager
+from groupstore.model import (
+    ApiKey,
+    FileHandle,
+    Group,
+    GroupSummary,
+    Member,
+    UploadedFile,
+    User,
+    Workflow,
+)
 from groupstore.parameters import (
     Actor,
     Array,
@@ -38,19 +50,28 @@ from groupstore.parameters import (
     Select,
     String,
     parameter_from_dict,
+    parameters_to_list,
 )
+from groupstore.passwords import Argon2Parameters
 from groupstore.repair import RepairReport, repair
+from groupstore.senders import LogSender, RecordingSender, SmtpSender, TokenMessage, TokenSender
 from groupstore.store import GroupStore, connect
-from groupstore.users import UserManager
+from groupstore.users import AccountPolicy, UserManager, UserPage
 from groupstore.workflows import WorkflowManager
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACCESS_RULES",
+    "AccountPolicy",
     "Actor",
     "ApiKey",
+    "Argon2Parameters",
     "Array",
     "Bool",
+    "Change",
+    "ChangeKind",
+    "ChangeStreamsUnsupportedError",
     "ConstraintViolationError",
     "DuplicateUserError",
     "File",
@@ -60,17 +81,25 @@ __all__ = [
     "GroupPage",
     "GroupStore",
     "GroupStoreError",
+    "GroupSummary",
     "Int",
     "InvalidArgumentError",
     "InvalidParameterError",
+    "LogSender",
+    "Member",
     "Option",
     "Parameter",
     "RangeConstraint",
     "Record",
+    "RecordingSender",
     "RepairReport",
     "Select",
+    "SmtpSender",
     "StoreUnavailableError",
     "String",
+    "TokenMessage",
+    "TokenSender",
+    "TooManyRequestsError",
     "UnauthenticatedAccessError",
     "UnauthorizedAccessError",
     "UnknownFileError",
@@ -81,11 +110,13 @@ __all__ = [
     "UploadedFile",
     "User",
     "UserManager",
+    "UserPage",
     "Workflow",
     "WorkflowGroupManager",
     "WorkflowManager",
     "__version__",
     "connect",
     "parameter_from_dict",
+    "parameters_to_list",
     "repair",
 ]

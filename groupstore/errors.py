@@ -17,7 +17,9 @@ stable string ``code`` that the GraphQL gateway sends to clients as
     │   └── UnknownFileError             UNKNOWN_FILE
     ├── UnauthenticatedAccessError       UNAUTHENTICATED
     ├── UnauthorizedAccessError          FORBIDDEN
-    └── StoreUnavailableError            STORE_UNAVAILABLE
+    ├── TooManyRequestsError             TOO_MANY_REQUESTS
+    ├── StoreUnavailableError            STORE_UNAVAILABLE
+    └── ChangeStreamsUnsupportedError    CHANGE_STREAMS_UNSUPPORTED
 
 Errors keep their constructor arguments in ``args`` so that they pickle and
 have a readable ``repr`` (flowserv's errors lose both).
@@ -128,7 +130,33 @@ class UnauthorizedAccessError(GroupStoreError):
         super().__init__(message)
 
 
+class TooManyRequestsError(GroupStoreError):
+    """Raised when a caller must slow down: too many failed logins, or every hashing slot busy.
+
+    ``retry_after`` is the number of whole seconds after which trying again
+    may succeed (the gateway sends it as the ``Retry-After`` header).
+    """
+
+    code: ClassVar[str] = "TOO_MANY_REQUESTS"
+
+    def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
+        retry_after = max(1, int(retry_after))
+        super().__init__(message or f"too many requests; try again in {retry_after} s")
+        self.args = (retry_after, message)
+        self.retry_after = retry_after
+
+
 class StoreUnavailableError(GroupStoreError):
     """Raised when the database cannot be reached within the configured time."""
 
     code: ClassVar[str] = "STORE_UNAVAILABLE"
+
+
+class ChangeStreamsUnsupportedError(GroupStoreError):
+    """Raised by ``watch_changes`` on a server without change streams.
+
+    Change streams need a MongoDB replica set or sharded cluster; a standalone
+    MongoDB, FerretDB and the in-memory store have none.
+    """
+
+    code: ClassVar[str] = "CHANGE_STREAMS_UNSUPPORTED"

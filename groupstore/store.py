@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
 from groupstore.groups import WorkflowGroupManager
+from groupstore.senders import TokenSender
+from groupstore.storage.backend import Storage, server_kind
+from groupstore.storage.changes import ChangeFeed, watch_changes
 from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
-from groupstore.storage.files import GridFSStore
-from groupstore.users import DEFAULT_TOKEN_TTL, UserManager
+from groupstore.users import DEFAULT_TOKEN_TTL, AccountPolicy, UserManager
 from groupstore.workflows import WorkflowManager
 
 DEFAULT_URI = "mongomock://"
@@ -20,15 +22,52 @@ DEFAULT_TIMEOUT = 5.0
 
 
 class GroupStore:
-    """One client, one database, and the managers over them. Also a context manager."""
+    """One client, one database, and the managers over them. Also a context manager.
 
-    def __init__(self, client: Any, db: Any, token_ttl: timedelta = DEFAULT_TOKEN_TTL) -> None:
+    ``connect`` builds the storage (one object per collection) once and hands
+    it to the three managers.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        storage: Storage,
+        token_ttl: timedelta = DEFAULT_TOKEN_TTL,
+        *,
+        admins: Iterable[str] = (),
+        policy: AccountPolicy | None = None,
+        sender: TokenSender | None = None,
+    ) -> None:
         self.client = client
-        self.db = db
-        self.fs = GridFSStore(db)
-        self.users = UserManager(db, token_ttl=token_ttl)
-        self.workflows = WorkflowManager(db, fs=self.fs)
-        self.groups = WorkflowGroupManager(db, fs=self.fs, users=self.users)
+        self.storage = storage
+        self.db = storage.db
+        self.fs = storage.fs
+        self.users = UserManager(
+            storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+        )
+        self.workflows = WorkflowManager(storage)
+        self.groups = WorkflowGroupManager(storage, users=self.users)
+
+    @property
+    def database_name(self) -> str:
+        return str(self.db.name)
+
+    @property
+    def server_kind(self) -> str:
+        """``"mongodb"``, ``"ferretdb"`` or ``"memory"`` (decided once, at connect)."""
+        return self.storage.kind
+
+    def ping(self) -> None:
+        """StoreUnavailableError unless the server answers (within the store's timeout)."""
+        ping(self.client)
+
+    def watch_changes(self) -> ChangeFeed:
+        """A feed of ``Change`` events from every writer of this database (change streams).
+
+        Iterate it (blocking) and ``close()`` it when done; ChangeStreamsUnsupportedError
+        on servers without change streams (standalone MongoDB, FerretDB, in memory).
+        """
+        return watch_changes(self.db, self.fs.bucket_name)
 
     def close(self) -> None:
         """Close the client and its connection pool."""
@@ -53,6 +92,9 @@ def connect(
     timeout: float = DEFAULT_TIMEOUT,
     token_ttl: timedelta = DEFAULT_TOKEN_TTL,
     client_options: Mapping[str, Any] | None = None,
+    admins: Iterable[str] | None = None,
+    policy: AccountPolicy | None = None,
+    sender: TokenSender | None = None,
 ) -> GroupStore:
     """Connect to MongoDB (or ``mongomock://``, in memory), create indexes, return the store.
 
@@ -62,7 +104,14 @@ def connect(
     answer within ``timeout`` seconds; the same bound applies to later calls.
     ``client_options`` go to ``pymongo.MongoClient`` as they are (TLS files,
     pool sizes, ``event_listeners``...); they win over the URI and ``timeout``.
+    ``admins``: user names that are administrators (now, or when they
+    register); default the comma-separated ``GROUPSTORE_ADMINS``.
+    ``policy`` (password rules, hashing costs, login throttling, token
+    lifetimes) and ``sender`` (how activation and reset tokens reach users)
+    go to the ``UserManager``.
     """
+    if admins is None:
+        admins = os.environ.get("GROUPSTORE_ADMINS", "").split(",")
     uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or DEFAULT_URI
     database = (
         database
@@ -75,7 +124,10 @@ def connect(
         ping(client)
         db = client[database]
         ensure_indexes(db, bucket_name="fs")
+        storage = Storage.build(db, server_kind(client))
+        return GroupStore(  # promotes the named administrators: one more round trip
+            client, storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+        )
     except BaseException:
         client.close()
         raise
-    return GroupStore(client, db, token_ttl=token_ttl)

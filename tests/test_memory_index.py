@@ -20,7 +20,14 @@ from pymongo.errors import DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 import groupstore
 from groupstore import ConstraintViolationError
-from groupstore.storage.memory import MAX_BSON_SIZE, IndexedMongoClient, path_values
+from groupstore.storage.memory import AtomicCollection
+from groupstore.storage.memory_index import (
+    MAX_BSON_SIZE,
+    IndexedCollection,
+    IndexedCollectionStore,
+    IndexedMongoClient,
+    path_values,
+)
 
 OIDS = [ObjectId(f"{i:024x}") for i in range(3)]
 scalars = st.sampled_from(["a", "b", "c", 1, 2, 1.0, 2.5, True, None, *OIDS])
@@ -234,7 +241,9 @@ def test_a_group_over_16_mib_is_a_constraint_violation(store, workflow, alice):
     assert store.groups.list_groups() == []
 
 
-def test_the_in_memory_store_uses_the_indexed_client():
+def test_the_in_memory_store_keeps_indexes_and_atomic_writes():
     with groupstore.connect("mongomock://") as store:
-        assert isinstance(store.client, IndexedMongoClient)
-        assert type(store.db.groups).__name__ == "IndexedCollection"
+        groups = store.db.groups
+        assert isinstance(groups, IndexedCollection) and isinstance(groups, AtomicCollection)
+        assert isinstance(groups._store, IndexedCollectionStore)
+        assert "group_by_workflow" in groups._store.indexes

@@ -36,7 +36,7 @@ def test_the_lifespan_opens_an_in_memory_store_and_warns_about_it(
         ready = client.get("/readyz")
         registered = client.post(
             "/graphql",
-            json={"query": 'mutation { registerUser(username: "u", password: "p") { id } }'},
+            json={"query": 'mutation { registerUser(username: "u", password: "u-passwd") { id } }'},
         )
 
     assert ready.status_code == 200
@@ -189,11 +189,11 @@ async def test_the_app_is_stateless_between_instances(
     async with one, two:
         await one.post(
             "/graphql",
-            json={"query": 'mutation { registerUser(username: "u", password: "p") { id } }'},
+            json={"query": 'mutation { registerUser(username: "u", password: "u-passwd") { id } }'},
         )
         login = await one.post(
             "/graphql",
-            json={"query": 'mutation { login(username: "u", password: "p") { token } }'},
+            json={"query": 'mutation { login(username: "u", password: "u-passwd") { token } }'},
         )
         token = login.json()["data"]["login"]["token"]
         me = await two.post(

@@ -290,12 +290,6 @@ async def test_uploaded_files_of_an_unknown_group_is_unknown_group(
 # -- deleteFile -------------------------------------------------------------
 
 
-@pytest.mark.ferretdb_difference(
-    "an update whose filter has an equality on a path into an array of documents "
-    "({'files.file_id': x}) matches nothing there (find matches it), so delete_file "
-    "finds no file; docs/postgresql.md",
-    backends=("ferretdb-postgresql",),
-)
 async def test_delete_file_by_a_member_removes_metadata_and_bytes(
     api: Api, store: GroupStore, group: Group, uploaded: UploadedFile, member_token: str
 ) -> None:

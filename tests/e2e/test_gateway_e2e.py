@@ -29,6 +29,7 @@ from tests.e2e.gqlclient import (
     TIMEOUT,
     UPDATE_GROUP,
     UPLOAD,
+    admin_session,
     register_and_login,
     unique,
 )
@@ -56,7 +57,7 @@ def test_group_lifecycle_through_the_real_server(gateway, api):
 
     # Workflow and group.
     parameters = [{"name": "n", "dtype": "int", "index": 0, "label": "N", "defaultValue": 3}]
-    workflow = alice.run(CREATE_WORKFLOW, name=unique("wf"), parameters=parameters)
+    workflow = admin_session(api).run(CREATE_WORKFLOW, name=unique("wf"), parameters=parameters)
     workflow_id = workflow["createWorkflow"]["id"]
     group = alice.run(CREATE_GROUP, wf=workflow_id, name="  team one ")["createGroup"]
     group_id = group["id"]
@@ -114,9 +115,10 @@ def test_group_lifecycle_through_the_real_server(gateway, api):
     assert [f["id"] for f in bob.run(FILES, group=group_id)["uploadedFiles"]] == [upload["id"]]
     assert download(url, bob_token).content == content
 
-    # Delete: the group, its listing and its file are gone.
+    # Delete: only the owner may; then the group, its listing and its file are gone.
     assert anonymous.error_code(DELETE_GROUP, id=group_id) == "UNAUTHENTICATED"
-    assert bob.run(DELETE_GROUP, id=group_id) == {"deleteGroup": True}
+    assert bob.error_code(DELETE_GROUP, id=group_id) == "FORBIDDEN"
+    assert alice.run(DELETE_GROUP, id=group_id) == {"deleteGroup": True}
     assert alice.error_code(GROUP, id=group_id) == "UNKNOWN_GROUP"
     assert alice.run(GROUPS, wf=workflow_id)["groups"]["edges"] == []
     assert download(url, alice_token).status_code == 404
@@ -131,7 +133,7 @@ def test_group_lifecycle_through_the_real_server(gateway, api):
 def test_multipart_upload_needs_the_csrf_header_and_a_key(gateway, api):
     _, token = register_and_login(api, unique("carol"))
     carol = api(token)
-    workflow_id = carol.run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
+    workflow_id = admin_session(api).run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
     group_id = carol.run(CREATE_GROUP, wf=workflow_id, name="g")["createGroup"]["id"]
     mutation = "mutation($g: ID!, $f: Upload!) { uploadFile(groupId: $g, file: $f) { id } }"
     operations = {"query": mutation, "variables": {"g": group_id, "f": None}}

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e.cdp import Browser, CDPError, Page, find_chromium
-from tests.e2e.gqlclient import CREATE_WORKFLOW, register_and_login, unique
+from tests.e2e.gqlclient import CREATE_WORKFLOW, admin_session, register_and_login, unique
 from tests.e2e.server import Gateway
 
 CHROMIUM = find_chromium()
@@ -137,7 +137,8 @@ def test_graphiql_runs_a_query_typed_into_its_editor(gateway: Gateway, api, page
     user = unique("dora")
     _, token = register_and_login(api, user)
     workflow_name = unique("browser_wf")
-    workflow_id = api(token).run(CREATE_WORKFLOW, name=workflow_name)["createWorkflow"]["id"]
+    created = admin_session(api).run(CREATE_WORKFLOW, name=workflow_name)
+    workflow_id = created["createWorkflow"]["id"]
 
     # A history entry with an API key, as GraphiQL itself (or an older page) wrote them.
     old_entry = {"query": "{ old }", "headers": '{"Authorization": "Bearer OLD-SECRET"}'}

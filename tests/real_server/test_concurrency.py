@@ -10,7 +10,7 @@ import pytest
 
 import groupstore
 from groupstore import ConstraintViolationError
-from tests.backend import CHEAP_HASHER, MONGO_URI
+from tests.backend import CHEAP_HASHER, MONGO_URI, PASSWORD
 
 pytestmark = pytest.mark.real_server
 
@@ -32,7 +32,7 @@ def _race(calls: int, action) -> list[object]:
 
 @pytest.fixture
 def owner(store):
-    return store.users.register_user("owner", "pw")
+    return store.users.register_user("owner", PASSWORD)
 
 
 def test_a_group_written_through_one_connection_reads_back_through_another(store, workflow, owner):
@@ -107,10 +107,6 @@ def test_two_processes_creating_one_name_give_exactly_one_group(store, workflow,
     assert store.db.groups.count_documents({"name": "same"}) == 1
 
 
-@pytest.mark.ferretdb_difference(
-    "a duplicate key caused by an update is reported as InternalError (code 1, "
-    "'UNIQUE constraint failed'), not as DuplicateKeyError 11000",
-)
 def test_sixteen_threads_renaming_to_one_name_leave_exactly_one(store, workflow, owner):
     groups = [
         store.groups.create_group(workflow.workflow_id, f"g{i}", [], {}, user_id=owner.user_id)
@@ -123,11 +119,6 @@ def test_sixteen_threads_renaming_to_one_name_leave_exactly_one(store, workflow,
     assert store.db.groups.count_documents({"name": "target"}) == 1
 
 
-@pytest.mark.ferretdb_difference(
-    "concurrent updates of one document lose writes that were acknowledged "
-    "(FerretDB 1.24, on SQLite and on PostgreSQL); whether a run shows it depends on timing",
-    strict=False,
-)
 def test_concurrent_uploads_and_deletes_on_one_group_stay_consistent(store, workflow, owner):
     group = store.groups.create_group(workflow.workflow_id, "G", [], {}, user_id=owner.user_id)
     uploaded = [
