@@ -28,6 +28,7 @@ from graphql_api.downloads import download
 from graphql_api.errors import INTERNAL, MASKED_MESSAGE, error_response
 from graphql_api.events import EventBroker, broker_for
 from graphql_api.graphiql import static_routes
+from graphql_api.observability import Observability
 from graphql_api.schema import build_schema
 from graphql_api.settings import Settings
 from graphql_api.signing import Signer
@@ -47,7 +48,8 @@ def create_app(
 ) -> Starlette:
     """The ASGI app; with ``store`` injected, the lifespan neither opens nor closes one."""
     settings = settings or Settings.from_env()
-    view = GatewayGraphQL(build_schema(settings), settings)
+    observe = Observability(settings)  # request ids, access log, metrics (observability.py)
+    view = GatewayGraphQL(observe.instrument_schema(build_schema(settings)), settings)
     routes: list[BaseRoute] = [
         Route("/graphql", BodyLimit(view, settings.max_upload_bytes), methods=["GET", "POST"],
               name="graphql"),
@@ -58,7 +60,8 @@ def create_app(
     ]  # fmt: skip
     if settings.graphiql:
         routes.extend(static_routes())  # GraphiQL's assets, served locally
-    middleware = []
+    routes.extend(observe.routes())
+    middleware = observe.middleware()
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -86,7 +89,7 @@ def create_app(
             policy=settings.account_policy(),
             sender=settings.token_sender(),
         )
-        app.state.store = opened
+        app.state.store = observe.store(opened)
         logger.info(
             "connected to the store (database %r on %s)", opened.database_name, opened.server_kind
         )
@@ -112,7 +115,7 @@ def create_app(
         # (an outer limit would also answer /graphql's 413s in plain text).
         exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _internal},
     )
-    app.state.store = store
+    app.state.store = observe.store(store)
     app.state.settings = settings
     app.state.events = EventBroker()  # in memory until the lifespan picks the configured one
     app.state.signer = Signer.from_settings(settings)

@@ -27,6 +27,7 @@ _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 EVENT_BACKENDS = ("memory", "change-streams")
 MIN_SIGNING_SECRET_LENGTH = 32
 _SMTP_TLS = ("starttls", "ssl", "none")
+_LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -113,6 +114,12 @@ class Settings:
     """GROUPSTORE_SMTP_PASSWORD: SMTP password."""
     smtp_tls: str = "starttls"
     """GROUPSTORE_SMTP_TLS: starttls, ssl or none."""
+    log_format: str = "text"
+    """GROUPSTORE_LOG_FORMAT: ``text`` (for people) or ``json`` (one object per line)."""
+    metrics: bool = False
+    """GROUPSTORE_METRICS: serve Prometheus metrics on ``GET /metrics``."""
+    otel: bool = False
+    """GROUPSTORE_OTEL: OpenTelemetry tracing of requests (needs the ``otel`` extra)."""
 
     def __post_init__(self) -> None:
         _check(self.mongo_uri.strip() != "", "MONGO_URI", "must not be empty")
@@ -158,6 +165,7 @@ class Settings:
             _check(getattr(self, name) >= 0, name.upper(), "must not be negative")
         _check(1 <= self.smtp_port <= 65535, "SMTP_PORT", "must be between 1 and 65535")
         _check(self.smtp_tls in _SMTP_TLS, "SMTP_TLS", f"must be one of {', '.join(_SMTP_TLS)}")
+        _check(self.log_format in _LOG_FORMATS, "LOG_FORMAT", "must be text or json")
 
     def account_policy(self) -> groupstore.AccountPolicy:
         """The library's account rules from these settings."""
@@ -233,6 +241,9 @@ class Settings:
             "smtp_username": _optional_str,
             "smtp_password": _raw_optional,
             "smtp_tls": _lower,
+            "log_format": _lower,
+            "metrics": _bool,
+            "otel": _bool,
         }
         values: dict[str, Any] = {}
         for field in fields(cls):

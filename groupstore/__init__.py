@@ -59,7 +59,7 @@ from groupstore.store import GroupStore, connect
 from groupstore.users import AccountPolicy, UserManager, UserPage
 from groupstore.workflows import WorkflowManager
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place: pyproject.toml reads it (dynamic version)
 
 __all__ = [
     "ACCESS_RULES",

@@ -136,7 +136,9 @@ GRIDFS_CHUNKS_INDEXES = [
 
 @functools.cache
 def _warn_no_ttl_indexes() -> None:
-    log.warning(
+    # Expected on FerretDB and handled (groupstore prunes what has expired), so not
+    # a warning: at INFO it stays out of CLI output and --quiet runs, once per process.
+    log.info(
         "the server has no TTL indexes; expired API keys, tokens and login failures "
         "are pruned by groupstore instead"
     )
