@@ -21,7 +21,7 @@ import groupstore
 
 SHAPES: list[tuple[str, str, dict[str, Any], dict[str, int] | None, int | None]] = [
     ("get_group", "groups", {"_id": "g1"}, None, None),
-    ("list by workflow", "groups", {"workflow_id": "w1"}, {"seq": 1}, None),
+    ("groups of a workflow", "groups", {"workflow_id": "w1"}, {"seq": 1}, None),
     (
         "page by workflow",
         "groups",
@@ -29,12 +29,12 @@ SHAPES: list[tuple[str, str, dict[str, Any], dict[str, int] | None, int | None]]
         {"seq": 1},
         51,
     ),
-    ("list by member", "groups", {"members": "u1"}, {"seq": 1}, None),
-    ("by members.user_id", "groups", {"members.user_id": "u1"}, {"seq": 1}, None),
-    ("file in group", "groups", {"_id": "g1", "files.file_id": "f1"}, None, None),
+    ("groups of a member", "groups", {"members.user_id": "u1"}, {"seq": 1}, None),
+    ("member check (update filter)", "groups", {"_id": "g1", "members.user_id": "u1"}, None, None),
+    ("files of a group", "fs.files", {"metadata.group_id": "g1"}, {"metadata.seq": 1}, None),
+    ("one file of a group", "fs.files", {"_id": "f1", "metadata.group_id": "g1"}, None, None),
     ("chunks of a file", "fs.chunks", {"files_id": "f1", "n": {"$gte": 0}}, {"n": 1}, None),
     ("chunks of files ($in)", "fs.chunks", {"files_id": {"$in": ["f1", "f2"]}}, None, None),
-    ("GridFS files of a group", "fs.files", {"metadata.group_id": "g1"}, None, None),
 ]
 
 
@@ -67,8 +67,7 @@ def main() -> None:
                     "workflow_id": f"w{i % 10}",
                     "name": f"n{i}",
                     "seq": ObjectId(),
-                    "members": [f"u{i % 50}"],
-                    "files": [{"file_id": f"f{i}"}],
+                    "members": [{"user_id": f"u{i % 50}", "username": f"user{i % 50}"}],
                 }
                 for i in range(n)
             ]
