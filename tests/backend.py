@@ -1,4 +1,10 @@
-"""Which database the suite runs on (see conftest.py)."""
+"""Which database the suite runs on (see conftest.py).
+
+``BACKEND`` is one of ``BACKENDS``: ``GROUPSTORE_TEST_BACKEND`` when set (scripts/test
+sets it for each leg), else found out: no ``GROUPSTORE_TEST_MONGO_URI`` means
+mongomock; a server calling itself FerretDB is told apart by its query plans
+(PostgreSQL's ``explain`` has a ``Plan`` tree, SQLite's does not).
+"""
 
 from __future__ import annotations
 
@@ -15,17 +21,44 @@ CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 # A password that meets the default policy (at least 8 characters), for tests that need any.
 PASSWORD = "test-password"
 
+BACKENDS = ("memory", "mongodb", "ferretdb-sqlite", "ferretdb-postgresql")
 
-def _server_is_ferretdb() -> bool:
+
+def _detect_backend() -> str:
     if not MONGO_URI:
-        return False
+        return "memory"
     client: pymongo.MongoClient[dict[str, object]]
     with pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=10_000) as client:
         info = client.admin.command("buildInfo")
-    return "ferretdb" in str(info).lower()
+        if "ferretdbVersion" not in info:
+            return "mongodb"
+        probe: pymongo.database.Database[dict[str, object]] = client[
+            f"gs_probe_{uuid.uuid4().hex[:12]}"
+        ]
+        try:
+            probe.x.insert_one({"_id": 1})
+            plan = probe.command("explain", {"find": "x", "filter": {"_id": 1}})
+        finally:
+            client.drop_database(probe.name)
+    return "ferretdb-postgresql" if "Plan" in plan.get("queryPlanner", {}) else "ferretdb-sqlite"
 
 
-IS_FERRETDB = _server_is_ferretdb()
+def _backend() -> str:
+    named = os.environ.get("GROUPSTORE_TEST_BACKEND")
+    if not named:
+        return _detect_backend()
+    if named not in BACKENDS:
+        raise RuntimeError(f"GROUPSTORE_TEST_BACKEND={named!r}: expected one of {BACKENDS}")
+    if (named == "memory") != (not MONGO_URI):
+        raise RuntimeError(
+            f"GROUPSTORE_TEST_BACKEND={named!r} does not fit "
+            f"GROUPSTORE_TEST_MONGO_URI={MONGO_URI!r} (memory means no URI)"
+        )
+    return named
+
+
+BACKEND = _backend()
+IS_FERRETDB = BACKEND.startswith("ferretdb-")
 
 
 def new_store_uri() -> tuple[str, str]:

@@ -10,10 +10,15 @@ Markers:
 - ``real_server``: needs a real server; skipped, with that reason, in memory.
 - ``flowserv``: runs flowserv-core's own code on groupstore's objects; skipped,
   with that reason, when flowserv-core is not installed (CI requires it).
-- ``ferretdb_difference(reason, strict=True)``: FerretDB differs from MongoDB
-  here; on FerretDB the test is an expected failure (strict: if FerretDB
-  starts behaving like MongoDB, the run says so; ``strict=False`` for
-  differences that show only under some timings).
+- ``ferretdb_difference(reason, strict=True, backends=FERRETDB_BACKENDS)``:
+  FerretDB differs from MongoDB here; on the FerretDB backends named (default:
+  both, ``ferretdb-sqlite`` and ``ferretdb-postgresql``) the test is an expected
+  failure (strict: if FerretDB starts behaving like MongoDB, the run says so;
+  ``strict=False`` for differences that show only under some timings). On the
+  other backends it must pass.
+
+The backend (``tests.backend.BACKEND``) comes from ``GROUPSTORE_TEST_BACKEND``,
+which scripts/test sets for each leg, or is found out from the server.
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ import pytest
 
 import groupstore
 from groupstore import GroupStore, User, Workflow
-from tests.backend import CHEAP_HASHER, IS_FERRETDB, MONGO_URI, new_store_uri
+from tests.backend import BACKEND, BACKENDS, CHEAP_HASHER, MONGO_URI, new_store_uri
+
+FERRETDB_BACKENDS = ("ferretdb-sqlite", "ferretdb-postgresql")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    where = (
-        f"{MONGO_URI} ({'FerretDB' if IS_FERRETDB else 'MongoDB'})" if MONGO_URI else "mongomock"
-    )
+    where = f"{MONGO_URI} ({BACKEND})" if MONGO_URI else "mongomock (memory)"
     return f"groupstore backend: {where}"
 
 
@@ -60,10 +65,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 pytest.mark.skip(reason="needs a real server: GROUPSTORE_TEST_MONGO_URI")
             )
         difference = item.get_closest_marker("ferretdb_difference")
-        if difference and IS_FERRETDB:
+        if difference is None:
+            continue
+        backends = tuple(difference.kwargs.get("backends", FERRETDB_BACKENDS))
+        unknown = set(backends) - set(BACKENDS)
+        if unknown:
+            raise pytest.UsageError(f"{item.nodeid}: unknown backends {sorted(unknown)}")
+        if BACKEND in backends:
             reason = difference.args[0] if difference.args else difference.kwargs["reason"]
             strict = difference.kwargs.get("strict", True)
-            item.add_marker(pytest.mark.xfail(reason=f"FerretDB differs: {reason}", strict=strict))
+            item.add_marker(pytest.mark.xfail(reason=f"{BACKEND} differs: {reason}", strict=strict))
 
 
 @pytest.fixture

@@ -11,6 +11,10 @@ lock (a write replaces a document whole, so a reader sees it before or after).
 
 It also refuses documents over 16 MiB, as MongoDB does, so that a value the
 in-memory store accepts is one a real server accepts too.
+
+Its collections keep indexes (``memory_index.py``): hash and ordered indexes
+for the declared ones, so that a query or a unique check does not walk the
+whole collection (100,000 groups hold; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import mongomock.collection
 import mongomock.database
 from pymongo.errors import DocumentTooLarge
 
+from groupstore.storage.memory_index import IndexedCollection, IndexedServerStore
+
 MAX_BSON_SIZE = 16 * 1024 * 1024  # MongoDB's maxBsonObjectSize
 
 
@@ -32,8 +38,12 @@ def _check_size(document: Any) -> None:
         raise DocumentTooLarge(f"document is larger than the maximum of {MAX_BSON_SIZE} bytes")
 
 
-class AtomicCollection(mongomock.collection.Collection):
-    """A mongomock collection whose writes run one at a time under the client's lock."""
+class AtomicCollection(IndexedCollection):
+    """A mongomock collection whose writes run one at a time under the client's lock.
+
+    Queries and unique checks go through the collection store's indexes
+    (``IndexedCollection``), which keeps its own lock for readers.
+    """
 
     def _write_lock(self) -> threading.RLock:
         lock: threading.RLock = self.database.client.write_lock
@@ -96,6 +106,7 @@ class MongomockClient(mongomock.MongoClient):  # type: ignore[type-arg]
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("_store", IndexedServerStore())
         super().__init__(*args, **kwargs)
         self.write_lock = threading.RLock()
 

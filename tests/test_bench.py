@@ -1,0 +1,52 @@
+"""The benchmark runs (a --quick smoke run), so that it cannot rot. Nothing is timed here."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.backend import MONGO_URI
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import bench_groups
+import workload
+
+FLOWSERV_PYTHON = Path.home() / ".cache" / "groupstore" / "flowserv-0.9.4" / "bin" / "python"
+
+
+def _rows(text: str) -> dict[str, list[str]]:
+    rows: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells and cells[0] in workload.OPERATIONS:
+            rows.setdefault(cells[0], cells[1:])
+    return rows
+
+
+def test_quick_bench_fills_every_operation_for_groupstore_and_raw_pymongo():
+    args = ["--quick", "--big-mib", "1"]
+    systems = ["groupstore-memory", "raw-memory"]
+    if MONGO_URI:
+        args += ["--server", f"leg={MONGO_URI}"]
+        systems += ["groupstore-leg", "raw-leg"]
+    text = bench_groups.main([*args, "--systems", ",".join(systems)])
+
+    rows = _rows(text)
+    assert set(rows) == set(workload.OPERATIONS)
+    assert all(re.fullmatch(r"[\d,.]+", cell) for cells in rows.values() for cell in cells), text
+    assert "gs-memory/raw" in text
+    assert "upload_MBps" in text and "download_rss_growth_MiB" in text
+
+
+def test_the_flowserv_worker_runs_the_same_workload():
+    if not FLOWSERV_PYTHON.exists():
+        pytest.skip(
+            f"flowserv-core 0.9.4's venv is missing ({FLOWSERV_PYTHON}); scripts/bench makes it"
+        )
+    results = bench_groups.run_flowserv(str(FLOWSERV_PYTHON), workload.QUICK, big=False)
+    assert set(results) == set(workload.OPERATIONS)
+    assert all(value > 0 for value in results.values())
