@@ -38,7 +38,7 @@ from groupstore.model import JSON, FileHandle, Group, GroupSummary, Member, Uplo
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.backend import StorageLike, storage_of
 from groupstore.storage.documents import file_from_document, utc_now
-from groupstore.storage.groups import Access
+from groupstore.storage.groups import Access, member_condition
 from groupstore.uploads import open_source
 from groupstore.users import UserManager
 from groupstore.validation import (
@@ -311,7 +311,7 @@ class WorkflowGroupManager:
         (user_id,) = validate_user_ids([user_id], "user")
         group = self.groups.update(
             group_id,
-            {**self._owner_condition(caller), "members.user_id": user_id},
+            {**self._owner_condition(caller), **member_condition(user_id)},
             {"$set": {"owner_id": user_id, "updated_at": utc_now()}},
         )
         if group is not None:

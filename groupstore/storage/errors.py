@@ -47,6 +47,11 @@ def violated_index(exc: DuplicateKeyError) -> str | None:
     return None
 
 
+TOO_LARGE = "the document is too large to store (MongoDB documents are limited to 16 MiB)"
+# What MongoDB itself answers for a document the driver let through (up to 16 MiB
+# + 16 KiB) or an update that would grow one past 16 MiB: BSONObjectTooLarge,
+# and "document too large" on update.
+_TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
 # FerretDB 1.x reports a unique index violated by an *update* as InternalError
 # (code 1) carrying its backend's message, not as DuplicateKeyError (11000).
 _BACKEND_UNIQUE_MESSAGES = ("UNIQUE constraint failed", "violates unique constraint")
@@ -92,10 +97,10 @@ def translated(on_duplicate: DuplicateResolver | None = None) -> Iterator[None]:
             raise ConstraintViolationError("duplicate key") from exc
         raise on_duplicate(violated_index(exc)) from exc
     except DocumentTooLarge as exc:
-        raise ConstraintViolationError(
-            "the document is too large to store (MongoDB documents are limited to 16 MiB)"
-        ) from exc
+        raise ConstraintViolationError(TOO_LARGE) from exc
     except OperationFailure as exc:
+        if exc.code in _TOO_LARGE_CODES:
+            raise ConstraintViolationError(TOO_LARGE) from exc
         if is_busy(exc):
             raise StoreUnavailableError(f"the database is busy: {exc}") from exc
         if not is_unique_violation(exc):

@@ -135,7 +135,7 @@ class GroupCollection:
         element = {"user_id": member.user_id, "username": member.username}
         return self.update(
             group_id,
-            {**conditions, "members.user_id": member.user_id},
+            {**conditions, **member_condition(member.user_id)},
             {"$pull": {"members": element}, "$set": changes},
         )
 
@@ -153,6 +153,16 @@ class GroupCollection:
     def delete_many(self, group_ids: list[str]) -> None:
         with translated():
             self.collection.delete_many({"_id": {"$in": group_ids}})
+
+
+def member_condition(user_id: str) -> dict[str, Any]:
+    """The filter "``user_id`` is a member", in the form every server applies to updates.
+
+    ``{"members.user_id": u}`` and ``{"members.user_id": {"$in": [u]}}`` mean the
+    same on MongoDB; FerretDB on PostgreSQL matches the first in ``find`` but, in
+    an update's filter, never: the ``$in`` form works everywhere.
+    """
+    return {"members.user_id": {"$in": [user_id]}}
 
 
 def parse_cursor(cursor: str) -> ObjectId:

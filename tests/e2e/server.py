@@ -61,7 +61,9 @@ def _free_port() -> int:
         return port
 
 
-def _gateway_env(port: int, mongo_uri: str, database: str) -> dict[str, str]:
+def _gateway_env(
+    port: int, mongo_uri: str, database: str, settings: dict[str, str]
+) -> dict[str, str]:
     # Only the settings chosen here: nothing inherited from the developer's shell.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
     env.update(
@@ -75,6 +77,7 @@ def _gateway_env(port: int, mongo_uri: str, database: str) -> dict[str, str]:
         GROUPSTORE_ADMINS="e2e_admin",  # gqlclient.ADMIN: creates the tests' workflows
         PYTHONUNBUFFERED="1",
     )
+    env.update(settings)
     return env
 
 
@@ -120,8 +123,11 @@ def _drop_database(uri: str, database: str) -> None:
 
 
 @contextlib.contextmanager
-def running_gateway() -> Iterator[Gateway]:
-    """A started gateway on a fresh store; stopped (and its database dropped) on exit."""
+def running_gateway(**settings: str) -> Iterator[Gateway]:
+    """A started gateway on a fresh store; stopped (and its database dropped) on exit.
+
+    ``settings``: extra environment variables (``GROUPSTORE_...``) for the process.
+    """
     mongo_uri, database = new_store_uri()
     with tempfile.TemporaryFile() as output:
         started: Gateway | None = None
@@ -133,7 +139,7 @@ def running_gateway() -> Iterator[Gateway]:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "graphql_api"],
                     cwd=REPO,
-                    env=_gateway_env(port, mongo_uri, database),
+                    env=_gateway_env(port, mongo_uri, database, settings),
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,
