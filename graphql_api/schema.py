@@ -19,19 +19,14 @@ import strawberry
 from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
+from graphql_api.limits import Limits, document_guard
 from graphql_api.settings import Settings
 from graphql_api.types import (
     SCALARS,
@@ -238,12 +233,16 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with its guards; limits and introspection come from ``settings``."""
     settings = settings or Settings()
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_fields=settings.max_query_fields,
+    )
     extensions: list[type[SchemaExtension] | object] = [
         ErrorCodes,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        # No ParserCache: its parse errors escape on_operation, so they would lose their code.
+        # Token limit, parse and validation caches, and the depth / alias / size limits,
+        # all linear in the document (Strawberry's limiters re-expand every fragment spread).
+        document_guard(limits, settings.max_tokens),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

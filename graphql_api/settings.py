@@ -54,6 +54,8 @@ class Settings:
     """GROUPSTORE_MAX_ALIASES: most aliases one document may use."""
     max_tokens: int = 2000
     """GROUPSTORE_MAX_TOKENS: most lexical tokens one document may contain."""
+    max_query_fields: int = 1000
+    """GROUPSTORE_MAX_QUERY_FIELDS: most field selections once every fragment is expanded."""
     log_level: str = "INFO"
     """GROUPSTORE_LOG_LEVEL: CRITICAL, ERROR, WARNING, INFO or DEBUG."""
 
@@ -62,7 +64,7 @@ class Settings:
         _check(1 <= self.port <= 65535, "PORT", "must be between 1 and 65535")
         _check(self.max_upload_bytes >= 1, "MAX_UPLOAD_BYTES", "must be at least 1")
         _check(self.token_ttl_seconds >= 1, "TOKEN_TTL_SECONDS", "must be at least 1")
-        for name in ("max_query_depth", "max_aliases", "max_tokens"):
+        for name in ("max_query_depth", "max_aliases", "max_tokens", "max_query_fields"):
             _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
         _check(
             self.log_level in _LOG_LEVELS, "LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}"
@@ -88,6 +90,7 @@ class Settings:
             "max_query_depth": _int,
             "max_aliases": _int,
             "max_tokens": _int,
+            "max_query_fields": _int,
             "log_level": _upper,
         }
         values: dict[str, Any] = {}
