@@ -162,7 +162,12 @@ def classify(error: GraphQLError) -> tuple[str, str] | None:
     found = public_error(original)
     if found is not None:
         return found
-    if error.path is None and (original is None or isinstance(original, GraphQLError)):
+    if error.path is None and (
+        original is None or isinstance(original, GraphQLError) or error.nodes
+    ):
+        # Before execution: parsing, validation, variable coercion. An error there that
+        # points into the document (nodes) is about the client's input even when a
+        # scalar's parser raised a plain exception (``int("ten")``, a 5000-digit Long).
         return _request_error_code(error), error.message
     return None
 

@@ -40,8 +40,11 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Source,
+    TokenKind,
     parse,
 )
+from graphql.language.lexer import Lexer
 from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -53,6 +56,14 @@ CACHE_SIZE = 256
 """Documents whose parse tree and validation result are kept (each bounded by max_tokens)."""
 THREADPOOL_FIELDS = 200
 """Validate in the threadpool when the expanded document has more fields than this."""
+MAX_NESTING = 64
+"""Deepest nesting of ``{``, ``[`` and ``(`` in a document (selections and literal values):
+graphql-core's parser and value coercion recurse over them."""
+# Stands in for a document that did not parse, so that Strawberry reports the parse
+# error through the extensions (with its code) instead of raising past them.
+_PLACEHOLDER = parse("{ __typename }")
+_OPENING = {TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L}
+_CLOSING = {TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R}
 
 
 class LRU(Generic[K, V]):
@@ -137,8 +148,9 @@ class _Measurer:
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 inner = self.selections(selection.selection_set)
-                counted = selection.selection_set is not None and not selection.name.value.startswith(
-                    "__"
+                counted = (
+                    selection.selection_set is not None
+                    and not selection.name.value.startswith("__")
                 )
                 depth = max(depth, inner.depth + 1 if counted else 0)
                 aliases += inner.aliases + (selection.alias is not None)
@@ -195,9 +207,7 @@ def check_limits(document: DocumentNode, limits: Limits) -> tuple[Measure, list[
         return Measure(), [error]
     errors = []
     if measure.depth > limits.max_depth:
-        errors.append(
-            GraphQLError(f"the query exceeds the maximum depth of {limits.max_depth}")
-        )
+        errors.append(GraphQLError(f"the query exceeds the maximum depth of {limits.max_depth}"))
     if measure.aliases > limits.max_aliases:
         errors.append(
             GraphQLError(
@@ -214,8 +224,51 @@ def check_limits(document: DocumentNode, limits: Limits) -> tuple[Measure, list[
     return measure, errors
 
 
+def check_nesting(query: str, max_tokens: int, max_nesting: int = MAX_NESTING) -> None:
+    """GraphQLError (a syntax error) if brackets nest deeper than ``max_nesting``.
+
+    Reads at most ``max_tokens`` tokens (the parser refuses longer documents);
+    lexing errors are left to the parser.
+    """
+    lexer = Lexer(Source(query))
+    depth = 0
+    try:
+        for _ in range(max_tokens + 1):
+            kind = lexer.advance().kind
+            if kind == TokenKind.EOF:
+                return
+            if kind in _OPENING:
+                depth += 1
+                if depth > max_nesting:
+                    raise GraphQLError(
+                        f"Syntax Error: the document nests deeper than {max_nesting} levels."
+                    )
+            elif kind in _CLOSING:
+                depth -= 1
+    except GraphQLError as error:
+        if error.message.startswith("Syntax Error: the document nests"):
+            raise
+        # other lexing errors: the parser reports them
+
+
+def parse_document(query: str, max_tokens: int) -> DocumentNode:
+    """The parsed document; GraphQLError (a syntax error) for anything that does not parse."""
+    check_nesting(query, max_tokens)
+    try:
+        return parse(query, max_tokens=max_tokens)
+    except RecursionError:  # unreachable within MAX_NESTING; kept as a guard
+        raise GraphQLError("Syntax Error: the document nests too deeply.") from None
+
+
 def _at_least(count: int, cap: int) -> str:
     return f"more than {cap - 1}" if count >= cap else str(count)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    document: DocumentNode | None
+    errors: tuple[GraphQLError, ...] = ()
+    operations: int = 0
 
 
 @dataclass(frozen=True)
@@ -232,7 +285,7 @@ class DocumentGuard(SchemaExtension):
 
     limits: Limits
     max_tokens: int
-    parsed: LRU[str, DocumentNode]
+    parsed: LRU[str, _Parsed]
     validated: LRU[str, _Validated]
 
     def on_operation(self) -> Iterator[None]:
@@ -243,17 +296,33 @@ class DocumentGuard(SchemaExtension):
         context = self.execution_context
         query = context.query
         if query is not None and context.graphql_document is None:
-            document = self.parsed.get(query)
-            if document is None:
-                try:
-                    document = parse(query, max_tokens=self.max_tokens)
-                except GraphQLError:
-                    # Strawberry parses again and reports it (with the error's code).
-                    document = None
-                else:
-                    self.parsed.put(query, document)
-            context.graphql_document = document
+            parsed = self.parsed.get(query)
+            if parsed is None:
+                parsed = self._parse(query)
+                self.parsed.put(query, parsed)
+            if parsed.document is None:
+                context.graphql_document = _PLACEHOLDER
+                context.pre_execution_errors = list(parsed.errors)
+            else:
+                context.graphql_document = parsed.document
+                # Strawberry would run the first operation; the spec requires an error.
+                # (ExecutionContext.operation_name falls back to the first one's name.)
+                provided = getattr(context, "_provided_operation_name", None)
+                if parsed.operations > 1 and provided is None:
+                    context.pre_execution_errors = [
+                        GraphQLError(
+                            "Must provide operation name if query contains multiple operations."
+                        )
+                    ]
         yield
+
+    def _parse(self, query: str) -> _Parsed:
+        try:
+            document = parse_document(query, self.max_tokens)
+        except GraphQLError as error:
+            return _Parsed(None, (error,))
+        operations = sum(isinstance(node, OperationDefinitionNode) for node in document.definitions)
+        return _Parsed(document, operations=operations)
 
     async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
@@ -287,7 +356,7 @@ def document_guard(
         {
             "limits": limits,
             "max_tokens": max_tokens,
-            "parsed": LRU[str, DocumentNode](cache_size),
+            "parsed": LRU[str, _Parsed](cache_size),
             "validated": LRU[str, _Validated](cache_size),
         },
     )

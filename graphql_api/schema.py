@@ -40,7 +40,7 @@ from graphql_api.types import (
     field,
     mutation,
 )
-from graphql_api.uploads import store_upload
+from graphql_api.uploads import StrictUpload, store_upload
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -246,9 +246,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
+    # The Upload scalar refuses literals and non-file values (they reached resolvers before).
+    scalars = {**SCALARS, UploadFile: StrictUpload}
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,  # type: ignore[arg-type]
-        config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
+        config=StrawberryConfig(scalar_map=scalars),  # type: ignore[arg-type]
     )
