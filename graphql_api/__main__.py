@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 import uvicorn
 
 from graphql_api.settings import Settings, SettingsError
+from graphql_api.timeouts import protocol_class
 
 APP_FACTORY = "graphql_api.app:create_app"
 
@@ -44,13 +46,23 @@ def main(argv: list[str] | None = None) -> None:
     )
     # The factory reads the same environment in the server process, so the
     # import string also works with uvicorn's --workers and --reload.
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-    )
+    uvicorn.run(APP_FACTORY, factory=True, **server_options(settings))
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options from the settings: address, timeouts, connection bound, proxies."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        # h11 with a request-head timeout (uvicorn has none of its own).
+        "http": protocol_class(settings.header_timeout_seconds),
+        "timeout_keep_alive": settings.keepalive_seconds,
+        "limit_concurrency": settings.max_connections,
+        # X-Forwarded-* only from the proxies named (uvicorn trusts 127.0.0.1 by default).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
+    }
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ variable, so a typo stops the server at start-up instead of at first use.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "GROUPSTORE_"
 GiB = 1024**3
@@ -58,6 +60,22 @@ class Settings:
     """GROUPSTORE_MAX_QUERY_FIELDS: most field selections once every fragment is expanded."""
     log_level: str = "INFO"
     """GROUPSTORE_LOG_LEVEL: CRITICAL, ERROR, WARNING, INFO or DEBUG."""
+    public_url: str | None = None
+    """GROUPSTORE_PUBLIC_URL: the gateway's URL as clients reach it (``downloadUrl`` is built
+    on it); default: the address the server listens on (never the request's Host header)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """GROUPSTORE_TRUSTED_PROXIES: comma-separated proxy addresses (or ``*``) whose
+    ``X-Forwarded-Proto`` / ``X-Forwarded-For`` and ``Host`` are believed."""
+    header_timeout_seconds: float = 10.0
+    """GROUPSTORE_HEADER_TIMEOUT_SECONDS: time for a connection to send a complete request head."""
+    body_timeout_seconds: float = 30.0
+    """GROUPSTORE_BODY_TIMEOUT_SECONDS: longest pause between two pieces of a request body."""
+    request_timeout_seconds: float = 300.0
+    """GROUPSTORE_REQUEST_TIMEOUT_SECONDS: from a request's head until its response starts."""
+    keepalive_seconds: float = 5.0
+    """GROUPSTORE_KEEPALIVE_SECONDS: how long an idle kept-alive connection stays open."""
+    max_connections: int = 1000
+    """GROUPSTORE_MAX_CONNECTIONS: concurrent connections; requests beyond get HTTP 503."""
 
     def __post_init__(self) -> None:
         _check(self.mongo_uri.strip() != "", "MONGO_URI", "must not be empty")
@@ -69,6 +87,26 @@ class Settings:
         _check(
             self.log_level in _LOG_LEVELS, "LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}"
         )
+        for name in (
+            "header_timeout_seconds",
+            "body_timeout_seconds",
+            "request_timeout_seconds",
+            "keepalive_seconds",
+        ):
+            value = getattr(self, name)
+            _check(0 < value <= 86400, name.upper(), "must be between 0 and 86400 (exclusive of 0)")
+        _check(self.max_connections >= 1, "MAX_CONNECTIONS", "must be at least 1")
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            _check(
+                parts.scheme in ("http", "https")
+                and bool(parts.hostname)
+                and not parts.query
+                and not parts.fragment
+                and not parts.username,
+                "PUBLIC_URL",
+                f"must be http(s)://host[:port][/path], not {self.public_url!r}",
+            )
 
     @property
     def in_memory(self) -> bool:
@@ -92,6 +130,13 @@ class Settings:
             "max_tokens": _int,
             "max_query_fields": _int,
             "log_level": _upper,
+            "public_url": _optional_str,
+            "trusted_proxies": _list,
+            "header_timeout_seconds": _float,
+            "body_timeout_seconds": _float,
+            "request_timeout_seconds": _float,
+            "keepalive_seconds": _float,
+            "max_connections": _int,
         }
         values: dict[str, Any] = {}
         for field in fields(cls):
@@ -114,6 +159,20 @@ def _int(name: str, raw: str) -> int:
         return int(raw.strip())
     except ValueError:
         raise SettingsError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from None
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{ENV_PREFIX}{name} must be a finite number, not {raw!r}")
+    return value
+
+
+def _list(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 def _bool(name: str, raw: str) -> bool:
