@@ -184,3 +184,31 @@ def test_graphiql_runs_a_query_typed_into_its_editor(gateway: Gateway, api, page
     assert token not in stored
     assert "OLD-SECRET" not in stored  # old entries were cleaned when the page loaded
     assert "{ old }" in stored
+
+
+def test_graphiql_saves_no_password_of_a_login_run_in_it(gateway: Gateway, api, page: Page):
+    user = unique("erin")
+    password = "pw-" + unique("secret")
+    api().run(
+        "mutation($u: String!, $p: String!) { registerUser(username: $u, password: $p) { id } }",
+        u=user,
+        p=password,
+    )
+    page.navigate(gateway.graphql_url)
+    page.wait_for(f"document.querySelector({json.dumps(EXECUTE)}) !== null", timeout=20)
+    page.wait_for(f"document.querySelector({json.dumps(QUERY_EDITOR)}) !== null", timeout=20)
+
+    login = f'mutation {{ login(username: "{user}", password: "{password}") {{ token }} }}'
+    type_into_editor(page, QUERY_EDITOR, login)
+    # The tab state is saved with the literals emptied (see graphql_api/graphiql.py).
+    page.wait_for("(localStorage.getItem('graphiql:tabState') || '').includes('login(username')")
+    page.click(EXECUTE)
+    token = wait_for_response(page)["data"]["login"]["token"]
+    # A harmless query afterwards: history records it, so it has been written by now.
+    assert run_in_graphiql(page, "{ __typename }") == {"data": {"__typename": "Query"}}
+    page.wait_for("(localStorage.getItem('graphiql:queries') || '').includes('__typename')")
+
+    stored = page.evaluate("JSON.stringify(Object.assign({}, window.localStorage))")
+    assert password not in stored
+    assert token not in stored
+    assert "login(" not in json.loads(stored)["graphiql:queries"]
