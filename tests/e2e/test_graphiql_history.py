@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 
 import pytest
 
@@ -58,7 +59,7 @@ def run_wrapper(stored: dict[str, str], writes: list[tuple[str, str]]) -> dict[s
     return result
 
 
-def history(*entries: dict[str, object]) -> str:
+def history(*entries: Mapping[str, object]) -> str:
     return json.dumps({"queries": list(entries)})
 
 
