@@ -39,7 +39,8 @@ def test_generated_requests_never_get_an_internal_error(
     headers = bearer(member_token if role == "member" else None)
     with live_server(store) as url:
         schema = schemathesis.graphql.from_url(f"{url}/graphql", timeout=10)
-        operations = [result.ok() for result in schema.get_all_operations()]
+        # result.ok() raises for an operation schemathesis could not load (Err has no ok()).
+        operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
         calls: list[str] = []
         assert len(operations) >= 14  # every query and mutation of the contract
         for operation in operations:
