@@ -20,8 +20,9 @@ operations; depth is the largest):
 ``DocumentGuard`` (a schema extension) applies these, plus the token limit
 (the parser stops after ``max_tokens``), and caches per document text (two
 bounded LRUs): the parsed document and the validation result. A cache hit
-skips parsing and validation. Standard validation of a large document runs in
-the threadpool, so it never stalls other requests.
+skips parsing and validation. Parsing a long document and the standard
+validation of a large one run in the threadpool, so they do not stall the
+event loop (other requests).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ CACHE_SIZE = 256
 """Documents whose parse tree and validation result are kept (each bounded by max_tokens)."""
 THREADPOOL_FIELDS = 200
 """Validate in the threadpool when the expanded document has more fields than this."""
+THREADPOOL_CHARS = 2048
+"""Parse (and check) in the threadpool a document longer than this (GraphiQL's
+introspection query is about 1,500 characters)."""
 MAX_NESTING = 64
 """Deepest nesting of ``{``, ``[`` and ``(`` in a document (selections and literal values):
 graphql-core's parser and value coercion recurse over them."""
@@ -292,13 +296,16 @@ class DocumentGuard(SchemaExtension):
         self.execution_context.parse_options["max_tokens"] = self.max_tokens
         yield
 
-    def on_parse(self) -> Iterator[None]:
+    async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
         query = context.query
         if query is not None and context.graphql_document is None:
             parsed = self.parsed.get(query)
             if parsed is None:
-                parsed = self._parse(query)
+                if len(query) > THREADPOOL_CHARS:  # lexing ~2000 tokens twice takes a while
+                    parsed = await run_in_threadpool(self._parse, query)
+                else:
+                    parsed = self._parse(query)
                 self.parsed.put(query, parsed)
             if parsed.document is None:
                 context.graphql_document = _PLACEHOLDER
