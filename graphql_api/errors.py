@@ -14,11 +14,15 @@ the client's doing and is masked. The gateway adds:
                                or expired key on any request (HTTP 401)
     FORBIDDEN                  the caller is not a member of the group
     BAD_REQUEST                invalid cursor or page size, missing CSRF header,
-                               malformed multipart or JSON body (HTTP 400)
+                               malformed multipart or JSON body: not UTF-8, not
+                               an object, too deep, a lone surrogate, ... (HTTP
+                               400; see graphql_api.request_body)
     PAYLOAD_TOO_LARGE          a file or a request body over the limit (HTTP 413)
+    REQUEST_TIMEOUT            the body stalled, or no response by the deadline (HTTP 408)
     GRAPHQL_PARSE_FAILED       syntax error, or more tokens than allowed
-    GRAPHQL_VALIDATION_FAILED  invalid document, depth or alias limit,
-                               introspection while disabled
+    GRAPHQL_VALIDATION_FAILED  invalid document, depth / alias / size limit,
+                               two operations without operationName, an Upload
+                               literal, introspection while disabled
     BAD_USER_INPUT             a variable's value does not fit its type
     RANGE_NOT_SATISFIABLE      file route: the Range selects nothing (HTTP 416)
     NOT_FOUND                  no such route (HTTP 404)
@@ -58,6 +62,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "UNKNOWN_GROUP": 404,
     "UNKNOWN_FILE": 404,
     "METHOD_NOT_ALLOWED": 405,
+    "REQUEST_TIMEOUT": 408,
     "PAYLOAD_TOO_LARGE": 413,
     "RANGE_NOT_SATISFIABLE": 416,
     INTERNAL: 500,

@@ -97,7 +97,7 @@ class Deadlines:
         if started:  # too late for a status: the server closes the unfinished response
             return
         # Connection: close, since the rest of the body may still be in flight.
-        response = error_response(REQUEST_TIMEOUT, reason, 408, headers={"Connection": "close"})
+        response = error_response(REQUEST_TIMEOUT, reason, headers={"Connection": "close"})
         await response(scope, receive, send)
 
 
