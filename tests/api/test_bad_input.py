@@ -378,6 +378,15 @@ CASES: dict[str, Case] = {
     "groups-first-string-variable": Case(
         M, gql("query($f: Int) { groups(first: $f) { nodes { id } } }", {"f": "ten"})
     ),
+    "groups-first-5000-digit-literal": Case(
+        M, gql("{ groups(first: " + "9" * 5000 + ") { nodes { id } } }")
+    ),
+    "json-5000-digit-literal": Case(
+        M, gql('mutation { createWorkflow(name: "big", workflowSpec: ' + "9" * 5000 + ") { id } }")
+    ),
+    "json-huge-float-literal": Case(
+        M, gql('mutation { createWorkflow(name: "big", workflowSpec: 1e999999) { id } }')
+    ),
     "groups-cursor-garbage": Case(M, gql('{ groups(after: "!!!") { nodes { id } } }')),
     "groups-cursor-empty": Case(M, gql('{ groups(after: "") { nodes { id } } }')),
     "groups-cursor-other-prefix": Case(M, gql('{ groups(after: "dXNlcnM6eA") { nodes { id } } }')),
