@@ -72,14 +72,15 @@ def expect_object(value: object, what: str) -> dict[str, Any]:
     return value
 
 
-def check_files_map(files_map: object, file_fields: Collection[str]) -> None:
-    """The multipart ``map``: an object whose values are lists of paths (strings)."""
+def check_files_map(files_map: object, file_fields: Collection[str]) -> dict[str, list[str]]:
+    """The multipart ``map``, checked: an object whose values are lists of paths (strings)."""
     mapping = expect_object(files_map, "the multipart field 'map'")
     for name, paths in mapping.items():
         if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
             raise BadRequest(f"'map' entry {name!r} must be a list of strings")
         if name not in file_fields:
             raise BadRequest(f"'map' names the file {name!r}, which the request does not carry")
+    return mapping
 
 
 def _check_string(text: str) -> None:

@@ -112,10 +112,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             operations = request_body.expect_object(
                 request_body.decode_json(raw_operations), "the multipart field 'operations'"
             )
-            files_map = request_body.decode_json(raw_map)
             file_names = {name for name, value in form.items() if isinstance(value, UploadFile)}
-            request_body.check_files_map(files_map, file_names)
-            assert isinstance(files_map, dict)
+            files_map = request_body.check_files_map(request_body.decode_json(raw_map), file_names)
             return replace_placeholders_with_files(operations, files_map, form_data.files)
         except GatewayError as exc:
             raise HTTPError(exc) from None
