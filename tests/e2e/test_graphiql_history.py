@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from graphql_api.graphiql import _STORAGE_JS, SENSITIVE_OPERATIONS
+from graphql_api.graphiql import _STORAGE_JS, SENSITIVE_OPERATIONS, graphiql_html
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 REQUIRE = os.environ.get("GROUPSTORE_TEST_REQUIRE_BROWSER", "") not in ("", "0")
@@ -140,3 +140,8 @@ def test_a_similar_name_is_not_taken_for_a_sensitive_one() -> None:
     stored = run_wrapper({}, [("graphiql:queries", history(entry))])
 
     assert json.loads(stored["graphiql:queries"]) == {"queries": [entry]}
+
+
+def test_the_page_runs_this_wrapper() -> None:
+    assert _STORAGE_JS in graphiql_html()
+    assert "props.storage = storage;" in graphiql_html()
