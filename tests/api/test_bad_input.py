@@ -131,6 +131,30 @@ def multipart(
     return build
 
 
+def multipart_raw(disposition: bytes) -> Build:
+    """An upload whose file part has this Content-Disposition tail (raw bytes)."""
+
+    def build(ids: Ids) -> dict[str, Any]:
+        operations = json.dumps(
+            {
+                "query": UPLOAD.replace("{{", "{").replace("}}", "}"),
+                "variables": {"g": ids.group, "f": None},
+            }
+        ).encode()
+        content = (
+            b'--B\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+            + operations
+            + b'\r\n--B\r\nContent-Disposition: form-data; name="map"\r\n\r\n'
+            b'{"0": ["variables.f"]}\r\n--B\r\nContent-Disposition: form-data; name="0"; '
+            + disposition
+            + b"\r\nContent-Type: text/plain\r\n\r\nabc\r\n--B--\r\n"
+        )
+        headers = {"Content-Type": "multipart/form-data; boundary=B", **PREFLIGHT}
+        return {"method": "POST", "url": "/graphql", "content": content, "headers": headers}
+
+    return build
+
+
 def http(method: str, url: str, headers: dict[str, Any] | None = None, **kw: Any) -> Build:
     def build(ids: Ids) -> dict[str, Any]:
         return {"method": method, "url": fill(url, ids), "headers": headers or {}, **kw}
@@ -589,6 +613,10 @@ CASES: dict[str, Case] = {
     "multipart-too-many-files": Case(
         M, multipart(files={str(i): ("a.txt", b"a") for i in range(12)})
     ),
+    "multipart-filename-star-surrogate": Case(M, multipart_raw(b"filename*=UTF-8''%ED%A0%80")),
+    "multipart-filename-star-nul": Case(M, multipart_raw(b"filename*=UTF-8''a%00b")),
+    "multipart-filename-empty": Case(M, multipart_raw(b'filename=""')),
+    "multipart-filename-dotdot": Case(M, multipart_raw(b'filename=".."')),
     "multipart-garbage-body": Case(
         M,
         http(
