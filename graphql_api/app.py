@@ -97,7 +97,9 @@ def create_app(
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
         )
         app.state.store = opened
-        logger.info("connected to the store (database %r)", opened.db.name)
+        logger.info(
+            "connected to the store (database %r on %s)", opened.database_name, opened.server_kind
+        )
         try:
             yield
         finally:
@@ -126,7 +128,7 @@ async def readyz(request: Request) -> Response:
     """The database answers a ping (503 otherwise)."""
     try:
         store = get_store(request)
-        await run_in_threadpool(store.client.admin.command, "ping")
+        await run_in_threadpool(store.ping)
     except Exception as exc:
         logger.warning("readiness check failed: %s", exc)
         return error_response("STORE_UNAVAILABLE", "the database does not answer", 503)

@@ -1,4 +1,7 @@
-"""Bearer authentication and group membership, shared by GraphQL and the file route.
+"""Bearer authentication, shared by GraphQL and the file route.
+
+Who may do what to a group is the library's rule (``caller=`` on every
+group method); the gateway only says who the caller is.
 
 The only credential is ``Authorization: Bearer <api key>`` (no cookies), so
 a cross-site page cannot make a browser send an authenticated request.
@@ -13,7 +16,7 @@ from collections.abc import Mapping
 from starlette.concurrency import run_in_threadpool
 
 import groupstore
-from graphql_api.errors import Forbidden, HTTPError, Unauthenticated
+from graphql_api.errors import HTTPError
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
@@ -24,7 +27,11 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise HTTPError(Unauthenticated("the Authorization header must be 'Bearer <api key>'"))
+        raise HTTPError(
+            groupstore.UnauthenticatedAccessError(
+                "the Authorization header must be 'Bearer <api key>'"
+            )
+        )
     return token
 
 
@@ -44,16 +51,7 @@ async def authenticate(
 
 def require_user(user: groupstore.User | None) -> groupstore.User:
     if user is None:
-        raise Unauthenticated()
+        raise groupstore.UnauthenticatedAccessError(
+            "not logged in: send 'Authorization: Bearer <api key>'"
+        )
     return user
-
-
-async def require_member(
-    store: groupstore.GroupStore, user: groupstore.User | None, group_id: str
-) -> groupstore.Group:
-    """The group, if the user is a member: UNAUTHENTICATED, then UNKNOWN_GROUP, then FORBIDDEN."""
-    member = require_user(user)
-    group = await run_in_threadpool(store.groups.get_group, group_id)
-    if not group.is_member(member.user_id):
-        raise Forbidden()
-    return group

@@ -19,11 +19,12 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
 import groupstore
-from graphql_api.auth import require_member, require_user
+from graphql_api.auth import require_user
 from graphql_api.settings import Settings
 
 UserLoader: TypeAlias = DataLoader[str, groupstore.User | None]
 WorkflowLoader: TypeAlias = DataLoader[str, groupstore.Workflow | None]
+FilesLoader: TypeAlias = DataLoader[groupstore.Group, list[groupstore.UploadedFile]]
 T = TypeVar("T")
 # A $in over more ids than this is split (each batch is one round trip).
 MAX_BATCH_SIZE = 1000
@@ -59,22 +60,36 @@ class Context:
     token: str | None = None
     users: UserLoader = field(init=False)
     workflows: WorkflowLoader = field(init=False)
+    files: FilesLoader = field(init=False)
 
     def __post_init__(self) -> None:
         self.users = batch_loader(self.store.users.get_users, lambda user: user.user_id)
         self.workflows = batch_loader(
             self.store.workflows.get_workflows, lambda workflow: workflow.workflow_id
         )
+        self.files = DataLoader(
+            load_fn=self._load_files,
+            max_batch_size=MAX_BATCH_SIZE,
+            cache_key_fn=lambda group: group.group_id,
+        )
         if self.user is not None:
             self.users.prime(self.user.user_id, self.user)
+
+    async def _load_files(
+        self, groups: list[groupstore.Group]
+    ) -> list[list[groupstore.UploadedFile]]:
+        # Whole groups only: the library gives those to members alone.
+        found = await run_in_threadpool(self.store.groups.list_uploads, groups)
+        return [found[group.group_id] for group in groups]
 
     def require_user(self) -> groupstore.User:
         """The caller; UNAUTHENTICATED for anonymous requests."""
         return require_user(self.user)
 
-    async def require_member(self, group_id: str) -> groupstore.Group:
-        """The group, if the caller is a member (UNAUTHENTICATED / UNKNOWN_GROUP / FORBIDDEN)."""
-        return await require_member(self.store, self.user, group_id)
+    @property
+    def caller(self) -> str:
+        """The caller's user id, for the library's access rule (UNAUTHENTICATED if anonymous)."""
+        return self.require_user().user_id
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -56,7 +56,7 @@ async def download(request: Request) -> Response:
         user = require_user((await authenticate(store, request.headers))[0])
         # One read: the group's existence, the caller's membership, then the file.
         handle = await run_in_threadpool(
-            store.groups.get_uploaded_file, group_id, file_id, member=user.user_id
+            store.groups.get_uploaded_file, group_id, file_id, caller=user.user_id
         )
     except HTTPError as exc:
         return exc.response()
@@ -77,20 +77,20 @@ async def download(request: Request) -> Response:
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
 
-    start, end, status = 0, handle.size - 1, 200
+    start, end, status = 0, handle.size() - 1, 200
     if request.method == "GET" and request.headers.get("if-range", etag) == etag:
         try:
-            byte_range = parse_range(request.headers.get("range"), handle.size)
+            byte_range = parse_range(request.headers.get("range"), handle.size())
         except RangeNotSatisfiable:
             return error_response(  # a JSON body: not the file's content type
                 "RANGE_NOT_SATISFIABLE",
-                f"the range is outside the file ({handle.size} bytes)",
-                headers={**headers, "Content-Range": f"bytes */{handle.size}"},
+                f"the range is outside the file ({handle.size()} bytes)",
+                headers={**headers, "Content-Range": f"bytes */{handle.size()}"},
             )
         if byte_range is not None:
             start, end = byte_range
             status = 206
-            headers["Content-Range"] = f"bytes {start}-{end}/{handle.size}"
+            headers["Content-Range"] = f"bytes {start}-{end}/{handle.size()}"
     headers["Content-Type"] = handle.mime_type
     headers["Content-Disposition"] = content_disposition(handle.name)
     headers["Content-Length"] = str(end - start + 1)

@@ -10,9 +10,9 @@ UNAUTHENTICATED, FORBIDDEN, STORE_UNAVAILABLE (with a generic message: the
 driver's names hosts). The bare ``GroupStoreError`` (STORE_ERROR) is not
 the client's doing and is masked. The gateway adds:
 
-    UNAUTHENTICATED            no key where one is needed; a malformed, unknown
-                               or expired key on any request (HTTP 401)
-    FORBIDDEN                  the caller is not a member of the group
+    UNAUTHENTICATED            (the library's) no key where one is needed; a
+                               malformed, unknown or expired key (HTTP 401)
+    FORBIDDEN                  (the library's) the group's access rule says no
     BAD_REQUEST                invalid cursor or page size, missing CSRF header,
                                malformed multipart or JSON body: not UTF-8, not
                                an object, too deep, a lone surrogate, ... (HTTP
@@ -87,20 +87,6 @@ class GatewayError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class Unauthenticated(GatewayError):
-    code: ClassVar[str] = "UNAUTHENTICATED"
-
-    def __init__(self, message: str = "not logged in: send 'Authorization: Bearer <api key>'"):
-        super().__init__(message)
-
-
-class Forbidden(GatewayError):
-    code: ClassVar[str] = "FORBIDDEN"
-
-    def __init__(self, message: str = "only members of the group may do this") -> None:
-        super().__init__(message)
 
 
 class BadRequest(GatewayError):

@@ -1,16 +1,11 @@
 """The GraphQL schema: queries, mutations, and the extensions that guard them.
 
-Who may do what (anonymous / authenticated / member of the group):
-
-    registerUser, login                       anyone
-    me                                        anyone (null when anonymous)
-    logout, workflow, workflows, group,       authenticated
-    groups, createWorkflow, createGroup
-    Group.files, uploadedFiles, updateGroup,  members of the group
-    deleteGroup, uploadFile, deleteFile
-
-Each resolver unpacks its arguments, calls one library method in the
-threadpool (the library is synchronous), and adapts the result.
+The gateway keeps no access rule of its own: a resolver names the caller
+(``caller=info.context.caller``, UNAUTHENTICATED when anonymous) and the
+library decides (``groupstore.ACCESS_RULES``: anyone sees a group's summary,
+members its contents and files, the owner manages it). Each resolver unpacks
+its arguments, calls one library method in the threadpool (the library is
+synchronous), and adapts the result.
 """
 
 from __future__ import annotations
@@ -65,40 +60,47 @@ class Query:
         workflows = await run_in_threadpool(info.context.store.workflows.list_workflows)
         return [Workflow.from_domain(workflow) for workflow in workflows]
 
-    @strawberry.field
+    @field("The group: all of it for members, its summary for anyone else.")
     async def group(self, info: Info, id: strawberry.ID) -> Group:
-        info.context.require_user()
-        group = await run_in_threadpool(info.context.store.groups.get_group, id)
+        caller = info.context.caller
+        group = await run_in_threadpool(info.context.store.groups.get_group, id, caller=caller)
         return Group.from_domain(group)
 
     @field(
-        "Groups in creation order, optionally of one workflow and/or with one member. "
-        f"`first` is 0 to {MAX_PAGE_SIZE}; `after` takes `pageInfo.endCursor` of the last page."
+        "Groups in creation order: the caller's own unless a filter or `all` is given, "
+        "optionally of one workflow and/or with one member (summaries of groups the caller "
+        f"is not in). `first` is 0 to {MAX_PAGE_SIZE}; `after` takes `pageInfo.endCursor`."
     )
     async def groups(
         self,
         info: Info,
         workflow_id: strawberry.ID | None = None,
         user_id: strawberry.ID | None = None,
+        all: bool = False,
         first: int = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> GroupConnection:
-        info.context.require_user()
+        caller = info.context.caller
         if not 0 <= first <= MAX_PAGE_SIZE:
             raise BadRequest(f"first must be between 0 and {MAX_PAGE_SIZE}")
+        if workflow_id is None and user_id is None and not all:
+            user_id = strawberry.ID(caller)  # flowserv's default: the caller's groups
         page = await run_in_threadpool(
             info.context.store.groups.list_groups_page,
             workflow_id=workflow_id,
             user_id=user_id,
             after=None if after is None else decode_cursor(after),
             first=first,
+            caller=caller,
         )
         return GroupConnection.from_domain(page)
 
     @field("The group's files in upload order; members only.")
     async def uploaded_files(self, info: Info, group_id: strawberry.ID) -> list[UploadedFile]:
-        group = await info.context.require_member(group_id)
-        return [UploadedFile.from_domain(file, group.group_id) for file in group.uploads]
+        files = await run_in_threadpool(
+            info.context.store.groups.list_uploaded_files, group_id, caller=info.context.caller
+        )
+        return [UploadedFile.from_domain(file) for file in files]
 
 
 @strawberry.type
@@ -128,6 +130,7 @@ class Mutation:
         workflow_spec: JSON | None = None,
         parameters: JSON | None = None,
         identifier: strawberry.ID | None = None,
+        engine_config: JSON | None = None,
     ) -> Workflow:
         info.context.require_user()
         workflow = await run_in_threadpool(
@@ -137,12 +140,13 @@ class Mutation:
             workflow_spec=workflow_spec,
             parameters=parameters,
             identifier=identifier,
+            engine_config=engine_config,
         )
         return Workflow.from_domain(workflow)
 
     @mutation(
         "A new group of the workflow; the caller is its owner and first member. "
-        "`parameters` and `workflowSpec` default to the workflow's."
+        "`parameters`, `workflowSpec` and `engineConfig` default to the workflow's."
     )
     async def create_group(
         self,
@@ -155,28 +159,20 @@ class Mutation:
         engine_config: JSON | None = None,
         identifier: strawberry.ID | None = None,
     ) -> Group:
-        user = info.context.require_user()
-        store = info.context.store
-        params: object = parameters
-        spec: object = workflow_spec
-        if params is None or spec is None:
-            workflow = await run_in_threadpool(store.workflows.get_workflow, workflow_id)
-            params = workflow.parameters if params is None else params
-            spec = workflow.workflow_spec if spec is None else spec
         group = await run_in_threadpool(
-            store.groups.create_group,
+            info.context.store.groups.create_group,
             workflow_id,
             name,
-            params,
-            spec,
-            user_id=user.user_id,
+            parameters=parameters,
+            workflow_spec=workflow_spec,
             members=members,
             engine_config=engine_config,
             identifier=identifier,
+            caller=info.context.caller,
         )
         return Group.from_domain(group)
 
-    @mutation("Rename and/or replace the member list; members only.")
+    @mutation("Rename and/or replace the member list (the owner must stay in it); owner only.")
     async def update_group(
         self,
         info: Info,
@@ -184,17 +180,58 @@ class Mutation:
         name: str | None = None,
         members: list[strawberry.ID] | None = None,
     ) -> Group:
-        await info.context.require_member(id)
         group = await run_in_threadpool(
-            info.context.store.groups.update_group, id, name=name, members=members
+            info.context.store.groups.update_group,
+            id,
+            name=name,
+            members=members,
+            caller=info.context.caller,
         )
         return Group.from_domain(group)
 
-    @mutation("Delete the group and its files; members only.")
+    @mutation("Delete the group and its files; owner only.")
     async def delete_group(self, info: Info, id: strawberry.ID) -> bool:
-        await info.context.require_member(id)
-        await run_in_threadpool(info.context.store.groups.delete_group, id)
+        await run_in_threadpool(
+            info.context.store.groups.delete_group, id, caller=info.context.caller
+        )
         return True
+
+    @mutation("Add an active user to the group; owner only. Adding a member again is a no-op.")
+    async def add_member(
+        self, info: Info, group_id: strawberry.ID, user_id: strawberry.ID
+    ) -> Group:
+        group = await run_in_threadpool(
+            info.context.store.groups.add_member, group_id, user_id, caller=info.context.caller
+        )
+        return Group.from_domain(group)
+
+    @mutation("Remove a member; owner only (the owner leaves only after a transfer).")
+    async def remove_member(
+        self, info: Info, group_id: strawberry.ID, user_id: strawberry.ID
+    ) -> Group:
+        group = await run_in_threadpool(
+            info.context.store.groups.remove_member, group_id, user_id, caller=info.context.caller
+        )
+        return Group.from_domain(group)
+
+    @mutation("The caller leaves the group (the owner must transfer ownership first).")
+    async def leave_group(self, info: Info, group_id: strawberry.ID) -> bool:
+        await run_in_threadpool(
+            info.context.store.groups.leave_group, group_id, info.context.caller
+        )
+        return True
+
+    @mutation("Make another member the owner; owner only. The old owner stays a member.")
+    async def transfer_ownership(
+        self, info: Info, group_id: strawberry.ID, user_id: strawberry.ID
+    ) -> Group:
+        group = await run_in_threadpool(
+            info.context.store.groups.transfer_ownership,
+            group_id,
+            user_id,
+            caller=info.context.caller,
+        )
+        return Group.from_domain(group)
 
     @mutation(
         "Upload a file (GraphQL multipart request spec; send 'GraphQL-Require-Preflight: 1'). "
@@ -204,20 +241,25 @@ class Mutation:
         self, info: Info, group_id: strawberry.ID, file: UploadFile, name: str | None = None
     ) -> UploadedFile:
         try:
-            await info.context.require_member(group_id)
             uploaded = await store_upload(
-                info.context.store, group_id, file, name, info.context.settings.max_upload_bytes
+                info.context.store,
+                group_id,
+                file,
+                name,
+                info.context.settings.max_upload_bytes,
+                caller=info.context.caller,
             )
         finally:
             await file.close()
-        return UploadedFile.from_domain(uploaded, group_id)
+        return UploadedFile.from_domain(uploaded)
 
     @mutation("Delete one file of the group; members only.")
     async def delete_file(
         self, info: Info, group_id: strawberry.ID, file_id: strawberry.ID
     ) -> bool:
-        await info.context.require_member(group_id)
-        await run_in_threadpool(info.context.store.groups.delete_file, group_id, file_id)
+        await run_in_threadpool(
+            info.context.store.groups.delete_file, group_id, file_id, caller=info.context.caller
+        )
         return True
 
 

@@ -20,8 +20,8 @@ from strawberry.scalars import JSON
 
 import groupstore
 from graphql_api.context import Info
-from graphql_api.errors import BadRequest, Forbidden
-from groupstore.parameters import parameters_to_list
+from graphql_api.errors import BadRequest
+from groupstore import parameters_to_list
 
 Long = NewType("Long", int)
 """A 64-bit integer (file sizes may exceed GraphQL's 32-bit ``Int``)."""
@@ -105,6 +105,9 @@ class Workflow:
     parameters: JSON = strawberry.field(
         description="Parameter declarations, a list in flowserv's JSON shape."
     )
+    engine_config: JSON | None = strawberry.field(
+        description="The engine configuration a new group takes when given none."
+    )
     created_at: datetime
 
     @classmethod
@@ -115,6 +118,7 @@ class Workflow:
             description=workflow.description,
             workflow_spec=workflow.workflow_spec,
             parameters=JSON(parameters_to_list(workflow.parameters)),
+            engine_config=workflow.engine_config,
             created_at=workflow.created_at,
         )
 
@@ -135,7 +139,7 @@ class UploadedFile:
         return str(url)
 
     @classmethod
-    def from_domain(cls, file: groupstore.UploadedFile, group_id: str) -> UploadedFile:
+    def from_domain(cls, file: groupstore.UploadedFile) -> UploadedFile:
         return cls(
             id=strawberry.ID(file.file_id),
             name=file.name,
@@ -143,59 +147,67 @@ class UploadedFile:
             size=Long(file.size),
             sha256=file.sha256,
             created_at=file.created_at,
-            group_id=group_id,
+            group_id=file.group_id,
         )
 
 
-@strawberry.type(description="A workflow group: members, parameters, spec, engine config, files.")
+@strawberry.type(description="A member (or the owner) of a group.")
+class Member:
+    id: strawberry.ID
+    username: str
+
+    @classmethod
+    def from_domain(cls, member: groupstore.Member) -> Member:
+        return cls(id=strawberry.ID(member.user_id), username=member.username)
+
+
+@strawberry.type(
+    description="A workflow group. Anyone sees its summary (id, name, workflow, timestamps); "
+    "members, parameters, spec, engine config and files are null unless the caller is a member."
+)
 class Group:
     id: strawberry.ID
     name: str
     workflow_id: strawberry.ID
-    parameters: JSON = strawberry.field(
-        description="Parameter declarations, a list in flowserv's JSON shape."
-    )
-    workflow_spec: JSON | None
-    engine_config: JSON | None
     created_at: datetime
     updated_at: datetime
-    domain: strawberry.Private[groupstore.Group]
-
-    @field("The user who created the group.")
-    async def owner(self, info: Info) -> User | None:
-        user = await info.context.users.load(self.domain.owner_id)
-        return None if user is None else User.from_domain(user)
-
-    @strawberry.field
-    async def members(self, info: Info) -> list[User]:
-        users = await info.context.users.load_many(self.domain.members)
-        return [User.from_domain(user) for user in users if user is not None]
+    is_member: bool = strawberry.field(description="Whether the caller belongs to the group.")
+    parameters: JSON | None = strawberry.field(
+        description="Parameter declarations, a list in flowserv's JSON shape; members only."
+    )
+    workflow_spec: JSON | None = strawberry.field(description="Members only.")
+    engine_config: JSON | None = strawberry.field(description="Members only.")
+    owner: Member | None = strawberry.field(description="The group's owner; members only.")
+    members: list[Member] | None = strawberry.field(description="Members only.")
+    domain: strawberry.Private[groupstore.GroupSummary]
 
     @strawberry.field
     async def workflow(self, info: Info) -> Workflow | None:
         workflow = await info.context.workflows.load(self.domain.workflow_id)
         return None if workflow is None else Workflow.from_domain(workflow)
 
-    @field("The uploaded files, in upload order; members only (FORBIDDEN).")
-    def files(self, info: Info) -> list[UploadedFile] | None:
-        user = info.context.require_user()
-        if not self.domain.is_member(user.user_id):
-            raise Forbidden()
-        return [
-            UploadedFile.from_domain(file, self.domain.group_id) for file in self.domain.uploads
-        ]
+    @field("The uploaded files, in upload order; members only (null otherwise).")
+    async def files(self, info: Info) -> list[UploadedFile] | None:
+        if not isinstance(self.domain, groupstore.Group):
+            return None
+        files = await info.context.files.load(self.domain)
+        return [UploadedFile.from_domain(file) for file in files]
 
     @classmethod
-    def from_domain(cls, group: groupstore.Group) -> Group:
+    def from_domain(cls, group: groupstore.GroupSummary) -> Group:
+        full = group if isinstance(group, groupstore.Group) else None
         return cls(
             id=strawberry.ID(group.group_id),
             name=group.name,
             workflow_id=strawberry.ID(group.workflow_id),
-            parameters=JSON(parameters_to_list(group.parameters)),
-            workflow_spec=group.workflow_spec,
-            engine_config=group.engine_config,
             created_at=group.created_at,
             updated_at=group.updated_at,
+            is_member=full is not None,
+            parameters=None if full is None else JSON(parameters_to_list(full.parameters)),
+            workflow_spec=None if full is None else full.workflow_spec,
+            engine_config=None if full is None else full.engine_config,
+            owner=None if full is None else Member.from_domain(full.owner),
+            members=None if full is None else [Member.from_domain(m) for m in full.members],
             domain=group,
         )
 

@@ -4,7 +4,7 @@ Order of checks for a multipart request, all before the body is read:
 CSRF header (400), then a valid API key (401) in ``get_context``; the body
 limit (413) applies while the body streams in. Starlette spools each file to
 a temporary file (in memory up to 1 MiB, then on disk); only then does the
-resolver run, check membership and the file size, and stream the spool file
+resolver run, check the file size, and stream the spool file
 into GridFS from a worker thread. The view closes every spool file when the
 request ends, whether or not a resolver used it.
 
@@ -17,6 +17,7 @@ CORS preflight that ``CORSMiddleware`` refuses for unlisted origins.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from cross_web import FormData, StarletteRequestAdapter
 from graphql import GraphQLError
@@ -100,13 +101,17 @@ async def store_upload(
     file: UploadFile,
     name: str | None,
     max_bytes: int,
+    caller: str,
 ) -> groupstore.UploadedFile:
-    """Stream the spooled upload into GridFS (the caller has checked membership)."""
+    """Stream the spooled upload into GridFS; the library checks the caller's membership."""
     if file.size is not None and file.size > max_bytes:
         raise PayloadTooLarge(f"the file is larger than the upload limit of {max_bytes} bytes")
     await file.seek(0)
     return await run_in_threadpool(
-        store.groups.upload_file, group_id, file.file, name or file.filename or ""
+        partial(store.groups.upload_file, caller=caller),
+        group_id,
+        file.file,
+        name or file.filename or "",
     )
 
 

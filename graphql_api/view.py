@@ -30,17 +30,11 @@ from strawberry.file_uploads.utils import replace_placeholders_with_files
 from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
 
+import groupstore
 from graphql_api import request_body
 from graphql_api.auth import authenticate
 from graphql_api.context import Context, get_store
-from graphql_api.errors import (
-    STATUS_CODE,
-    BadRequest,
-    GatewayError,
-    HTTPError,
-    Unauthenticated,
-    error_response,
-)
+from graphql_api.errors import STATUS_CODE, BadRequest, GatewayError, HTTPError, error_response
 from graphql_api.graphiql import graphiql_html
 from graphql_api.settings import Settings
 from graphql_api.uploads import LimitedFormAdapter, check_csrf, is_multipart
@@ -131,7 +125,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         user, token = await authenticate(store, request.headers)
         if user is None and is_multipart(request.headers):
             # Refuse before a single byte of the upload is read.
-            raise HTTPError(Unauthenticated("uploads need 'Authorization: Bearer <api key>'"))
+            raise HTTPError(
+                groupstore.UnauthenticatedAccessError(
+                    "uploads need 'Authorization: Bearer <api key>'"
+                )
+            )
         return Context(
             request=request,
             response=response,

@@ -4,7 +4,7 @@ import groupstore
 with groupstore.connect("mongodb://localhost:27017/groups") as store:
     alice = store.users.register_user("alice", "secret")
     wf = store.workflows.create_workflow("benchmark")
-    group = store.groups.create_group(wf.workflow_id, "team-a", [], {}, user_id=alice.user_id)
+    group = store.groups.create_group(wf.workflow_id, "team-a", user_id=alice.user_id)
 """
 
 from groupstore.errors import (
@@ -22,8 +22,17 @@ from groupstore.errors import (
     UnknownWorkflowError,
     UnknownWorkflowGroupError,
 )
-from groupstore.groups import GroupPage, WorkflowGroupManager
-from groupstore.model import ApiKey, FileHandle, Group, UploadedFile, User, Workflow
+from groupstore.groups import ACCESS_RULES, GroupPage, WorkflowGroupManager
+from groupstore.model import (
+    ApiKey,
+    FileHandle,
+    Group,
+    GroupSummary,
+    Member,
+    UploadedFile,
+    User,
+    Workflow,
+)
 from groupstore.parameters import (
     Actor,
     Array,
@@ -38,6 +47,7 @@ from groupstore.parameters import (
     Select,
     String,
     parameter_from_dict,
+    parameters_to_list,
 )
 from groupstore.repair import RepairReport, repair
 from groupstore.store import GroupStore, connect
@@ -47,6 +57,7 @@ from groupstore.workflows import WorkflowManager
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACCESS_RULES",
     "Actor",
     "ApiKey",
     "Array",
@@ -60,9 +71,11 @@ __all__ = [
     "GroupPage",
     "GroupStore",
     "GroupStoreError",
+    "GroupSummary",
     "Int",
     "InvalidArgumentError",
     "InvalidParameterError",
+    "Member",
     "Option",
     "Parameter",
     "RangeConstraint",
@@ -87,5 +100,6 @@ __all__ = [
     "__version__",
     "connect",
     "parameter_from_dict",
+    "parameters_to_list",
     "repair",
 ]

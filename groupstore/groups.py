@@ -1,9 +1,22 @@
 """The workflow group manager: flowserv's ``WorkflowGroupManager`` on MongoDB + GridFS.
 
-Every rule is checked before anything is written, and every write that must
-be atomic is a single-document operation, so a failed call changes nothing.
-The unique index on (workflow id, name) decides name conflicts on create and
-on rename; there is no check-then-insert race.
+Every method takes the seed's arguments. Called without ``caller``, it acts
+for a trusted caller, as flowserv's manager does (its service layer checks
+access). Called with ``caller`` (the acting user's id), it enforces the one
+access rule itself (see ``ACCESS_RULES`` and the README):
+
+* anyone: a group's summary (id, name, workflow, timestamps);
+* members: everything, and upload, list, download and delete files; leave;
+* the owner: also rename, change membership, transfer ownership, delete.
+
+The rule is written into the write: the update's filter carries it
+(``{"_id": g, "owner_id": caller}``), and only when nothing matched does one
+more read tell ``UNKNOWN_GROUP`` from ``FORBIDDEN``. The owner is always a
+member; removing them takes a transfer first.
+
+Every input is checked before anything is written, and each write is one
+single-document operation, so a failed call changes nothing. The unique
+index on (workflow id, name) decides name conflicts on create and rename.
 """
 
 from __future__ import annotations
@@ -11,7 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from groupstore.errors import (
     ConstraintViolationError,
@@ -21,12 +34,11 @@ from groupstore.errors import (
     UnknownWorkflowError,
     UnknownWorkflowGroupError,
 )
-from groupstore.model import JSON, FileHandle, Group, UploadedFile
+from groupstore.model import JSON, FileHandle, Group, GroupSummary, Member, UploadedFile
 from groupstore.parameters import parameters_from_input
-from groupstore.storage.documents import utc_now
-from groupstore.storage.files import file_store
-from groupstore.storage.groups import GroupCollection
-from groupstore.storage.workflows import WorkflowCollection
+from groupstore.storage.backend import StorageLike, storage_of
+from groupstore.storage.documents import file_from_document, utc_now
+from groupstore.storage.groups import Access
 from groupstore.uploads import open_source
 from groupstore.users import UserManager
 from groupstore.validation import (
@@ -39,24 +51,68 @@ from groupstore.validation import (
 
 MAX_PAGE_SIZE = 1000
 
+ACCESS_RULES: dict[str, str] = {
+    "get_group": "any user (the summary unless a member)",
+    "list_groups": "any user (summaries of groups they are not in)",
+    "list_groups_page": "any user (summaries of groups they are not in)",
+    "create_group": "any user (becomes the owner)",
+    "update_group": "owner",
+    "delete_group": "owner",
+    "add_member": "owner",
+    "remove_member": "owner",
+    "transfer_ownership": "owner",
+    "leave_group": "member (not the owner)",
+    "upload_file": "member",
+    "list_uploaded_files": "member",
+    "get_uploaded_file": "member",
+    "delete_file": "member",
+}
+"""Who may call each method when a ``caller`` is given (the README's access table)."""
+
+FORBIDDEN_OWNER = "only the group's owner may do this"
+FORBIDDEN_MEMBER = "only members of the group may do this"
+
 
 @dataclass(frozen=True)
 class GroupPage:
-    """One page of a keyset-paginated listing: (cursor, group) pairs in creation order."""
+    """One page of a keyset-paginated listing: (cursor, group) pairs in creation order.
 
-    items: list[tuple[str, Group]]
+    With a caller, groups they do not belong to are ``GroupSummary`` objects.
+    """
+
+    items: list[tuple[str, GroupSummary]]
     has_next_page: bool
 
 
-class WorkflowGroupManager:
-    """Create and maintain workflow groups and their uploaded files."""
+def summary_of(group: GroupSummary) -> GroupSummary:
+    """Only what anyone may see of a group."""
+    return GroupSummary(
+        group_id=group.group_id,
+        name=group.name,
+        workflow_id=group.workflow_id,
+        created_at=group.created_at,
+        updated_at=group.updated_at,
+    )
 
-    def __init__(self, db: Any, fs: Any = None, users: UserManager | None = None):
-        """``fs``: a GridFS bucket in ``db`` by default (a ``gridfs.GridFSBucket`` also works)."""
-        self.groups = GroupCollection(db)
-        self.workflows = WorkflowCollection(db)
-        self.fs = file_store(db, fs)
-        self.users = users or UserManager(db)
+
+def visible_to(group: Group, caller: str | None) -> GroupSummary:
+    """The whole group for a trusted caller or a member, the summary for anyone else."""
+    return group if caller is None or group.is_member(caller) else summary_of(group)
+
+
+class WorkflowGroupManager:
+    """Create and maintain workflow groups, their members and their uploaded files."""
+
+    def __init__(self, db: StorageLike, fs: Any = None, users: UserManager | None = None):
+        """``db``: the store's storage, or a pymongo database to build one on.
+
+        ``fs``: the GridFS bucket of ``db`` by default (a ``gridfs.GridFSBucket`` works too).
+        """
+        storage = storage_of(db, fs)
+        self.groups = storage.groups
+        self.workflows = storage.workflows
+        self.fs = storage.fs
+        self.users = users or UserManager(storage)
 
     # -- groups ---------------------------------------------------------------
 
@@ -64,60 +120,89 @@ class WorkflowGroupManager:
         self,
         workflow_id: str,
         name: str,
-        parameters: Any,
-        workflow_spec: JSON,
+        parameters: Any = None,
+        workflow_spec: JSON = None,
         user_id: str | None = None,
         members: Iterable[str] | None = None,
         engine_config: JSON = None,
         identifier: str | None = None,
+        *,
+        caller: str | None = None,
     ) -> Group:
         """A new group of the workflow, with the owner as its first member.
 
+        ``parameters``, ``workflow_spec`` and ``engine_config`` default to the
+        workflow's. With ``caller``, the owner is the caller (``user_id``, if
+        given, must be the same user).
+
         Raises ConstraintViolationError (bad or taken name or identifier,
         non-JSON spec or config), InvalidParameterError, UnknownUserError
-        (no owner, or an unknown or inactive member) and UnknownWorkflowError.
+        (no owner, or an unknown or inactive member), UnknownWorkflowError and
+        UnauthorizedAccessError (a caller creating a group for someone else).
         """
+        if caller is not None:
+            if user_id is not None and user_id != caller:
+                raise UnauthorizedAccessError("a group's owner is the user who creates it")
+            user_id = caller
         group_id = validate_identifier(identifier) or uuid.uuid4().hex
         name = validate_name(name)
         if user_id is None:
             raise UnknownUserError(None)
         member_ids = validate_user_ids([user_id, *validate_user_ids(members or [])])
+        given = parameters_from_input(parameters) if parameters is not None else None
+        workflow = self.workflows.get(workflow_id)
+        if workflow is None:
+            raise UnknownWorkflowError(workflow_id)
         now = utc_now()
         group = Group(
             group_id=group_id,
             name=name,
             workflow_id=workflow_id,
-            owner_id=user_id,
-            members=member_ids,
-            parameters=parameters_from_input(parameters),
-            workflow_spec=workflow_spec,
-            engine_config=engine_config,
-            uploads=[],
             created_at=now,
             updated_at=now,
+            owner_id=user_id,
+            members=self._active_members(member_ids),
+            parameters=workflow.parameters if given is None else given,
+            workflow_spec=workflow.workflow_spec if workflow_spec is None else workflow_spec,
+            engine_config=workflow.engine_config if engine_config is None else engine_config,
         )
-        document = self.groups.prepare(group)  # rejects non-JSON values before any I/O
-        if not self.workflows.exists(workflow_id):
-            raise UnknownWorkflowError(workflow_id)
-        self._check_active(member_ids)
-        self.groups.insert(document)
+        self.groups.insert(self.groups.prepare(group))  # rejects non-JSON values first
         return group
 
-    def get_group(self, group_id: str) -> Group:
+    @overload
+    def get_group(self, group_id: str, *, caller: None = None) -> Group: ...
+    @overload
+    def get_group(self, group_id: str, *, caller: str) -> GroupSummary: ...
+
+    def get_group(self, group_id: str, *, caller: str | None = None) -> Group | GroupSummary:
+        """The group (one round trip); with ``caller``, a summary unless they are a member."""
         group = self.groups.get(group_id)
         if group is None:
             raise UnknownWorkflowGroupError(group_id)
-        return group
+        return visible_to(group, caller)
+
+    @overload
+    def list_groups(
+        self, workflow_id: str | None = None, user_id: str | None = None, *, caller: None = None
+    ) -> list[Group]: ...
+    @overload
+    def list_groups(
+        self, workflow_id: str | None = None, user_id: str | None = None, *, caller: str
+    ) -> list[GroupSummary]: ...
 
     def list_groups(
-        self, workflow_id: str | None = None, user_id: str | None = None
-    ) -> list[Group]:
+        self,
+        workflow_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        caller: str | None = None,
+    ) -> list[Group] | list[GroupSummary]:
         """Groups in creation order, of a workflow and/or with a member.
 
         Raises UnknownWorkflowError / UnknownUserError for an unknown filter;
         those are checked only when nothing matched (a match proves existence).
         """
-        groups = [group for _, group in self.groups.find(workflow_id, user_id)]
+        groups = [visible_to(group, caller) for _, group in self.groups.find(workflow_id, user_id)]
         if not groups:
             self._check_filters(workflow_id, user_id)
         return groups
@@ -128,51 +213,125 @@ class WorkflowGroupManager:
         user_id: str | None = None,
         after: str | None = None,
         first: int = 50,
+        *,
+        caller: str | None = None,
     ) -> GroupPage:
         """A page of ``list_groups``: up to ``first`` groups after the cursor ``after``."""
-        if not 0 <= first <= MAX_PAGE_SIZE:
+        if not isinstance(first, int) or not 0 <= first <= MAX_PAGE_SIZE:
             raise ConstraintViolationError(f"page size must be between 0 and {MAX_PAGE_SIZE}")
         # One extra row tells whether another page exists, in the same round trip.
         items = list(self.groups.find(workflow_id, user_id, after=after, limit=first + 1))
         if not items and after is None:
             self._check_filters(workflow_id, user_id)
-        return GroupPage(items=items[:first], has_next_page=len(items) > first)
+        visible = [(cursor, visible_to(group, caller)) for cursor, group in items[:first]]
+        return GroupPage(items=visible, has_next_page=len(items) > first)
 
     def update_group(
-        self, group_id: str, name: str | None = None, members: Iterable[str] | None = None
+        self,
+        group_id: str,
+        name: str | None = None,
+        members: Iterable[str] | None = None,
+        *,
+        caller: str | None = None,
     ) -> Group:
-        """Rename the group and/or replace its member list (exactly the given users)."""
+        """Rename the group and/or replace its member list (exactly the given users).
+
+        The owner must stay a member (ConstraintViolationError): hand the group
+        over with ``transfer_ownership`` first.
+        """
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = validate_name(name)
-        if members is not None:
-            changes["members"] = validate_user_ids(members)
-            self._check_active(changes["members"])
-        if not changes:
-            return self.get_group(group_id)
+        member_ids = None if members is None else validate_user_ids(members)
+        if not changes and member_ids is None:
+            return self._full(self.get_group(group_id, caller=caller))
+        conditions = self._owner_condition(caller)
+        if member_ids is not None:
+            changes["members"] = [
+                {"user_id": member.user_id, "username": member.username}
+                for member in self._active_members(member_ids)
+            ]
+            # The owner must stay a member; the filter checks it in the same write.
+            if caller is None:
+                conditions["owner_id"] = {"$in": member_ids}
+            elif caller not in member_ids:
+                conditions["owner_id"] = {"$in": []}  # matches nothing: explained below
         changes["updated_at"] = utc_now()
-        group = self.groups.update(group_id, changes)
+        group = self.groups.update(group_id, conditions, {"$set": changes})
         if group is None:
-            raise UnknownWorkflowGroupError(group_id)
+            access = self._explain(group_id, caller, owner_only=True)
+            if member_ids is not None and access.owner_id not in member_ids:
+                raise ConstraintViolationError(
+                    "the owner must stay a member: transfer ownership first"
+                )
+            raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
         return group
 
-    def delete_group(self, group_id: str) -> None:
-        """Delete the group and its files: the document first, then the bytes."""
-        group = self.groups.delete(group_id)
-        if group is None:
-            raise UnknownWorkflowGroupError(group_id)
-        self.fs.delete(file.file_id for file in group.uploads)
+    def delete_group(self, group_id: str, *, caller: str | None = None) -> None:
+        """Delete the group and its files: the group document first, then the files."""
+        if not self.groups.delete(group_id, self._owner_condition(caller)):
+            self._explain(group_id, caller, owner_only=True)
+            raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
+        self.fs.delete(self.fs.ids_for_groups([group_id]))
+
+    # -- membership, one user at a time --------------------------------------
+
+    def add_member(self, group_id: str, user_id: str, *, caller: str | None = None) -> Group:
+        """Add an active user to the group (the owner's call); adding a member again is a no-op."""
+        (member,) = self._active_members(validate_user_ids([user_id]))
+        entry = {"user_id": member.user_id, "username": member.username}
+        group = self.groups.update(
+            group_id,
+            {**self._owner_condition(caller), "members.user_id": {"$ne": member.user_id}},
+            {"$push": {"members": entry}, "$set": {"updated_at": utc_now()}},
+        )
+        if group is not None:
+            return group
+        self._explain(group_id, caller, owner_only=True)
+        return self._full(self.get_group(group_id))  # already a member
+
+    def remove_member(self, group_id: str, user_id: str, *, caller: str | None = None) -> Group:
+        """Remove a member (the owner's call); the owner needs a transfer first."""
+        (user_id,) = validate_user_ids([user_id], "user")
+        return self._pull(group_id, user_id, caller, leaving=False)
+
+    def leave_group(self, group_id: str, user_id: str) -> None:
+        """The member ``user_id`` leaves the group; the owner needs a transfer first."""
+        (user_id,) = validate_user_ids([user_id], "user")
+        self._pull(group_id, user_id, user_id, leaving=True)
+
+    def transfer_ownership(
+        self, group_id: str, user_id: str, *, caller: str | None = None
+    ) -> Group:
+        """Make another member the owner (the owner's call); the old owner stays a member."""
+        (user_id,) = validate_user_ids([user_id], "user")
+        group = self.groups.update(
+            group_id,
+            {**self._owner_condition(caller), "members.user_id": user_id},
+            {"$set": {"owner_id": user_id, "updated_at": utc_now()}},
+        )
+        if group is not None:
+            return group
+        access = self._explain(group_id, caller, owner_only=True)
+        if user_id not in access.member_ids:
+            raise ConstraintViolationError(f"user '{user_id}' is not a member of the group")
+        raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
 
     # -- files ----------------------------------------------------------------
 
-    def upload_file(self, group_id: str, file: Any, name: str) -> UploadedFile:
-        """Stream a file into GridFS and record it in the group.
+    def upload_file(
+        self, group_id: str, file: Any, name: str, *, caller: str | None = None
+    ) -> UploadedFile:
+        """Stream a file into GridFS; it is listed in the group once all its bytes are in.
 
         ``file`` is bytes, a binary file object, a path, or an object with
-        ``open()``. The group is checked first (as flowserv does), then the name.
+        ``open()``. The group (and the caller's membership) is checked first,
+        as flowserv does, then the name; after the bytes are in, one more read
+        makes sure the group still exists and the caller is still a member,
+        and the file is removed again if not: an upload succeeds only if it
+        ended while the caller belonged to the group.
         """
-        if not self.groups.exists(group_id):
-            raise UnknownWorkflowGroupError(group_id)
+        self._require_member(group_id, caller)
         name = validate_file_name(name)
         file_id = uuid.uuid4().hex
         mime_type = guess_mime_type(name)
@@ -185,71 +344,142 @@ class WorkflowGroupManager:
                 metadata={"group_id": group_id, "contentType": mime_type},
                 upload_date=created_at,
             )
-        uploaded = UploadedFile(
+        if self.groups.access(group_id, member=caller) is None:
+            # Deleted, or the caller removed, while the bytes were streaming in.
+            self.fs.delete([file_id])
+            self._require_member(group_id, caller)
+            raise UnauthorizedAccessError(FORBIDDEN_MEMBER)  # removed, then added again
+        return UploadedFile(
             file_id=file_id,
             name=name,
             mime_type=mime_type,
             size=stored.size,
             created_at=created_at,
             sha256=stored.sha256,
+            group_id=group_id,
         )
-        if not self.groups.add_file(group_id, uploaded, {"updated_at": created_at}):
-            # The group was deleted while the bytes were streaming in.
-            self.fs.delete([file_id])
-            raise UnknownWorkflowGroupError(group_id)
-        return uploaded
 
-    def list_uploaded_files(self, group_id: str) -> list[UploadedFile]:
+    def list_uploaded_files(
+        self, group_id: str, *, caller: str | None = None
+    ) -> list[UploadedFile]:
         """The group's files in upload order."""
-        return self.get_group(group_id).uploads
+        self._require_member(group_id, caller)
+        return self.fs.list_for_group(group_id)
+
+    def list_uploads(self, groups: Iterable[Group]) -> dict[str, list[UploadedFile]]:
+        """The files of several groups already read (one round trip): group id -> files.
+
+        Only whole ``Group`` objects are accepted, which the library hands out
+        to members (and trusted callers) alone.
+        """
+        ids = [group.group_id for group in groups if isinstance(group, Group)]
+        return self.fs.list_for_groups(ids)
 
     def get_uploaded_file(
-        self, group_id: str, file_id: str, member: str | None = None
+        self, group_id: str, file_id: str, *, caller: str | None = None
     ) -> FileHandle:
-        """A handle whose ``open()`` streams the bytes; a file of another group is unknown.
-
-        With ``member``, the same read also checks that this user belongs to
-        the group (UnauthorizedAccessError otherwise, before the file is looked at).
-        """
-        members, file = self.groups.get_file(group_id, file_id)
-        if members is None:
-            raise UnknownWorkflowGroupError(group_id)
-        if member is not None and member not in members:
-            raise UnauthorizedAccessError("only members of the group may do this")
-        if file is None:
+        """A handle whose ``open()`` streams the bytes; a file of another group is unknown."""
+        if caller is not None:
+            self._require_member(group_id, caller)
+        doc = self.fs.find_file(group_id, file_id)
+        if doc is None:
+            if caller is None:
+                self._require_member(group_id, None)
             raise UnknownFileError(file_id)
+        uploaded = file_from_document(doc)
         fs = self.fs
         return FileHandle(
-            file_id=file.file_id,
+            file_id=uploaded.file_id,
             group_id=group_id,
-            name=file.name,
-            mime_type=file.mime_type,
-            size=file.size,
-            created_at=file.created_at,
-            sha256=file.sha256,
-            _opener=lambda: fs.open(file_id),
+            name=uploaded.name,
+            mime_type=uploaded.mime_type,
+            created_at=uploaded.created_at,
+            sha256=uploaded.sha256,
+            length=uploaded.size,
+            _opener=lambda: fs.open_document(doc),
         )
 
-    def delete_file(self, group_id: str, file_id: str) -> None:
-        """Delete one file: its metadata first, then the bytes."""
-        group_exists, removed = self.groups.remove_file(
-            group_id, file_id, {"updated_at": utc_now()}
-        )
-        if not group_exists:
-            raise UnknownWorkflowGroupError(group_id)
-        if not removed:
+    def delete_file(self, group_id: str, file_id: str, *, caller: str | None = None) -> None:
+        """Delete one file: its listing (the GridFS files document) first, then the bytes."""
+        if caller is not None:
+            self._require_member(group_id, caller)
+        if not self.fs.remove(group_id, file_id):
+            self._require_member(group_id, None)
             raise UnknownFileError(file_id)
-        self.fs.delete([file_id])
 
     # -- checks ---------------------------------------------------------------
 
-    def _check_active(self, user_ids: list[str]) -> None:
+    def _active_members(self, user_ids: list[str]) -> list[Member]:
+        """Members for these ids, in order (one round trip); UnknownUserError for any unknown."""
         if not user_ids:
-            return
-        active = self.users.active_user_ids(user_ids)
+            return []
+        found = {user.user_id: user for user in self.users.get_users(user_ids) if user.active}
+        members = []
         for user_id in user_ids:
-            if user_id not in active:
+            user = found.get(user_id)
+            if user is None:
                 raise UnknownUserError(user_id)
+            members.append(Member(user_id=user.user_id, username=user.username))
+        return members
+
+    @staticmethod
+    def _owner_condition(caller: str | None) -> dict[str, Any]:
+        return {} if caller is None else {"owner_id": caller}
+
+    def _require_member(self, group_id: str, caller: str | None) -> Access:
+        """The group's access list: UNKNOWN_GROUP, then FORBIDDEN for a non-member caller."""
+        access = self.groups.access(group_id)
+        if access is None:
+            raise UnknownWorkflowGroupError(group_id)
+        if caller is not None and caller not in access.member_ids:
+            raise UnauthorizedAccessError(FORBIDDEN_MEMBER)
+        return access
+
+    def _explain(self, group_id: str, caller: str | None, owner_only: bool) -> Access:
+        """Why a conditional write matched nothing: UNKNOWN_GROUP or FORBIDDEN (one read)."""
+        access = self._require_member(group_id, None)
+        if caller is not None and owner_only and access.owner_id != caller:
+            raise UnauthorizedAccessError(FORBIDDEN_OWNER)
+        return access
+
+    def _pull(
+        self, group_id: str, user_id: str, caller: str | None, leaving: bool, attempts: int = 3
+    ) -> Group:
+        """Remove ``user_id`` from the members, never the owner.
+
+        One read finds the exact member entry (FerretDB ignores a conditional
+        ``$pull``) and the reason for a refusal; the write's filter then checks
+        again that the caller still owns the group (or, when leaving, that the
+        leaver does not) and that the entry is still there.
+        """
+        group = self.groups.get(group_id)
+        if group is None:
+            raise UnknownWorkflowGroupError(group_id)
+        if leaving and not group.is_member(user_id):
+            raise UnauthorizedAccessError(FORBIDDEN_MEMBER)
+        if not leaving and caller is not None and group.owner_id != caller:
+            raise UnauthorizedAccessError(FORBIDDEN_OWNER)
+        if group.owner_id == user_id:
+            raise ConstraintViolationError("the owner cannot leave: transfer ownership first")
+        member = next((m for m in group.members if m.user_id == user_id), None)
+        if member is None:
+            raise ConstraintViolationError(f"user '{user_id}' is not a member of the group")
+        owner = caller if not leaving and caller is not None else {"$ne": user_id}
+        updated = self.groups.pull_member(
+            group_id, member, {"owner_id": owner}, {"updated_at": utc_now()}
+        )
+        if updated is not None:
+            return updated
+        if attempts <= 1:
+            raise ConstraintViolationError("the group changed meanwhile; try again")
+        # Changed between the read and the write: the next read says why.
+        return self._pull(group_id, user_id, caller, leaving, attempts - 1)
+
+    @staticmethod
+    def _full(group: GroupSummary) -> Group:
+        if not isinstance(group, Group):
+            raise UnauthorizedAccessError(FORBIDDEN_OWNER)
+        return group
 
     def _check_filters(self, workflow_id: str | None, user_id: str | None) -> None:
         if workflow_id is not None and not self.workflows.exists(workflow_id):

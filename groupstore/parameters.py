@@ -594,9 +594,11 @@ def parameters_from_input(value: object) -> dict[str, Parameter]:
     """Normalise a group's ``parameters`` argument to ``{name: Parameter}``, in input order.
 
     Accepts None, a list of ``Parameter`` objects or dicts, or a mapping name ->
-    ``Parameter`` (or dict). As flowserv's ``ParameterIndex.from_dict``, a dict may
-    omit ``index`` (defaults to its position) and ``isRequired`` (defaults to having
-    no ``defaultValue``); the caller's dicts are not modified.
+    ``Parameter`` (or dict): flowserv's ``ParameterIndex`` is such a mapping. Any
+    object with flowserv's ``to_dict()`` (flowserv's own parameter classes) is read
+    through that dict. As flowserv's ``ParameterIndex.from_dict``, a dict may omit
+    ``index`` (defaults to its position) and ``isRequired`` (defaults to having no
+    ``defaultValue``); the caller's dicts are not modified.
 
     Raises:
         InvalidParameterError: a malformed declaration, a duplicate name, a mapping
@@ -617,22 +619,38 @@ def parameters_from_input(value: object) -> dict[str, Parameter]:
     for position, (key, item) in enumerate(items):
         if isinstance(item, Parameter):
             para = item
-        elif isinstance(item, Mapping):
-            lenient = dict(item)
-            lenient.setdefault("index", position)
-            lenient.setdefault("isRequired", "defaultValue" not in item)
-            para = parameter_from_dict(lenient)
         else:
-            kind = type(item).__name__
-            raise InvalidParameterError(
-                f"parameter {key!r} must be a Parameter or dict, not {kind}"
-            )
+            declared = _declaration(key, item)
+            lenient = dict(declared)
+            lenient.setdefault("index", position)
+            lenient.setdefault("isRequired", "defaultValue" not in declared)
+            para = parameter_from_dict(lenient)
         if keyed and key != para.name:
             raise InvalidParameterError(f"key {key!r} differs from parameter name '{para.name}'")
         if para.name in result:
             raise InvalidParameterError(f"duplicate parameter '{para.name}'")
         result[para.name] = para
     return result
+
+
+def _declaration(key: object, item: object) -> Mapping[Any, Any]:
+    """The JSON declaration of a dict, or of an object with flowserv's ``to_dict()``."""
+    if isinstance(item, Mapping):
+        return item
+    to_dict = getattr(item, "to_dict", None)
+    if callable(to_dict):
+        try:
+            declared = to_dict()
+        except Exception as exc:  # a foreign object's method: say whose it was
+            raise InvalidParameterError(
+                f"parameter {key!r}: {type(item).__name__}.to_dict() failed: {exc}"
+            ) from exc
+        if isinstance(declared, Mapping):
+            return declared
+    kind = type(item).__name__
+    raise InvalidParameterError(
+        f"parameter {key!r} must be a Parameter, a dict or have to_dict(), not {kind}"
+    )
 
 
 def parameters_to_list(params: Mapping[str, Parameter]) -> list[dict[str, Any]]:

@@ -4,9 +4,13 @@ Writes happen in a fixed order (bytes before metadata on upload, metadata
 before bytes on delete), so a crash leaves only these orphans:
 
 * groups whose workflow was deleted (delete_workflow, or a create racing it);
-* GridFS files that no group lists (upload interrupted after the bytes, or
-  delete interrupted after the metadata);
-* chunks without a GridFS files document (upload interrupted mid-stream).
+* GridFS files of a group that no longer exists (an upload racing the
+  group's deletion, or delete_group interrupted after the group document);
+* GridFS files whose chunks are not all there (never written so by
+  groupstore; a damaged database): listed, but they cannot be downloaded;
+* chunks without a GridFS files document (upload interrupted mid-stream, or
+  a delete interrupted after the files document);
+* stale group write leases (a writer killed while holding one, FerretDB only).
 
 An upload in progress looks like an orphan too, so only orphans older than
 ``grace`` are removed (by default one hour).
@@ -15,7 +19,7 @@ An upload in progress looks like an orphan too, so only orphans older than
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from groupstore.storage.repair import find_orphans, remove_orphans
@@ -32,10 +36,18 @@ class RepairReport:
     orphan_files: list[str]
     orphan_chunk_files: list[str]
     removed: bool
+    broken_files: list[str] = field(default_factory=list)
+    stale_locks: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.orphan_groups) + len(self.orphan_files) + len(self.orphan_chunk_files)
+        return (
+            len(self.orphan_groups)
+            + len(self.orphan_files)
+            + len(self.orphan_chunk_files)
+            + len(self.broken_files)
+            + len(self.stale_locks)
+        )
 
 
 def repair(
@@ -53,4 +65,6 @@ def repair(
         orphan_files=orphans.files,
         orphan_chunk_files=orphans.chunk_files,
         removed=not dry_run,
+        broken_files=orphans.broken_files,
+        stale_locks=orphans.stale_locks,
     )

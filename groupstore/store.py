@@ -9,8 +9,8 @@ from types import TracebackType
 from typing import Any
 
 from groupstore.groups import WorkflowGroupManager
+from groupstore.storage.backend import Storage, server_kind
 from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
-from groupstore.storage.files import GridFSStore
 from groupstore.users import DEFAULT_TOKEN_TTL, UserManager
 from groupstore.workflows import WorkflowManager
 
@@ -20,15 +20,35 @@ DEFAULT_TIMEOUT = 5.0
 
 
 class GroupStore:
-    """One client, one database, and the managers over them. Also a context manager."""
+    """One client, one database, and the managers over them. Also a context manager.
 
-    def __init__(self, client: Any, db: Any, token_ttl: timedelta = DEFAULT_TOKEN_TTL) -> None:
+    ``connect`` builds the storage (one object per collection) once and hands
+    it to the three managers.
+    """
+
+    def __init__(
+        self, client: Any, storage: Storage, token_ttl: timedelta = DEFAULT_TOKEN_TTL
+    ) -> None:
         self.client = client
-        self.db = db
-        self.fs = GridFSStore(db)
-        self.users = UserManager(db, token_ttl=token_ttl)
-        self.workflows = WorkflowManager(db, fs=self.fs)
-        self.groups = WorkflowGroupManager(db, fs=self.fs, users=self.users)
+        self.storage = storage
+        self.db = storage.db
+        self.fs = storage.fs
+        self.users = UserManager(storage, token_ttl=token_ttl)
+        self.workflows = WorkflowManager(storage)
+        self.groups = WorkflowGroupManager(storage, users=self.users)
+
+    @property
+    def database_name(self) -> str:
+        return str(self.db.name)
+
+    @property
+    def server_kind(self) -> str:
+        """``"mongodb"``, ``"ferretdb"`` or ``"memory"`` (decided once, at connect)."""
+        return self.storage.kind
+
+    def ping(self) -> None:
+        """StoreUnavailableError unless the server answers (within the store's timeout)."""
+        ping(self.client)
 
     def close(self) -> None:
         """Close the client and its connection pool."""
@@ -75,7 +95,8 @@ def connect(
         ping(client)
         db = client[database]
         ensure_indexes(db, bucket_name="fs")
+        storage = Storage.build(db, server_kind(client))
     except BaseException:
         client.close()
         raise
-    return GroupStore(client, db, token_ttl=token_ttl)
+    return GroupStore(client, storage, token_ttl=token_ttl)

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,8 +24,8 @@ from groupstore.errors import (
     UnknownUserError,
 )
 from groupstore.model import ApiKey, User
+from groupstore.storage.backend import StorageLike, storage_of
 from groupstore.storage.documents import utc_now
-from groupstore.storage.users import UserCollection
 from groupstore.validation import validate_name
 
 DEFAULT_TOKEN_TTL = timedelta(hours=24)
@@ -38,11 +37,11 @@ class UserManager:
 
     def __init__(
         self,
-        db: Any,
+        db: StorageLike,
         token_ttl: timedelta = DEFAULT_TOKEN_TTL,
         password_hasher: PasswordHasher | None = None,
     ) -> None:
-        self.users = UserCollection(db)
+        self.users = storage_of(db).users
         self.token_ttl = token_ttl
         self.hasher = password_hasher or PasswordHasher()
 

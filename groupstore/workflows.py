@@ -9,20 +9,19 @@ from typing import Any
 from groupstore.errors import UnknownWorkflowError
 from groupstore.model import JSON, Workflow
 from groupstore.parameters import parameters_from_input
+from groupstore.storage.backend import StorageLike, storage_of
 from groupstore.storage.documents import utc_now
-from groupstore.storage.files import file_store
-from groupstore.storage.groups import GroupCollection
-from groupstore.storage.workflows import WorkflowCollection
 from groupstore.validation import validate_identifier, validate_name
 
 
 class WorkflowManager:
     """Create, read, list and delete workflows."""
 
-    def __init__(self, db: Any, fs: Any = None) -> None:
-        self.workflows = WorkflowCollection(db)
-        self.groups = GroupCollection(db)
-        self.fs = file_store(db, fs)
+    def __init__(self, db: StorageLike, fs: Any = None) -> None:
+        storage = storage_of(db, fs)
+        self.workflows = storage.workflows
+        self.groups = storage.groups
+        self.fs = storage.fs
 
     def create_workflow(
         self,
@@ -31,8 +30,13 @@ class WorkflowManager:
         workflow_spec: JSON = None,
         parameters: Any = None,
         identifier: str | None = None,
+        engine_config: JSON = None,
     ) -> Workflow:
-        """A new workflow; names are unique (ConstraintViolationError)."""
+        """A new workflow; names are unique (ConstraintViolationError).
+
+        ``parameters``, ``workflow_spec`` and ``engine_config`` are what a new
+        group of the workflow takes when its creator gives none.
+        """
         workflow = Workflow(
             workflow_id=validate_identifier(identifier) or uuid.uuid4().hex,
             name=validate_name(name),
@@ -40,6 +44,7 @@ class WorkflowManager:
             workflow_spec={} if workflow_spec is None else workflow_spec,
             parameters=parameters_from_input(parameters),
             created_at=utc_now(),
+            engine_config=engine_config,
         )
         self.workflows.insert(workflow)  # encodes (and rejects non-JSON) before writing
         return workflow
@@ -67,4 +72,7 @@ class WorkflowManager:
         """
         if not self.workflows.delete(workflow_id):
             raise UnknownWorkflowError(workflow_id)
-        self.fs.delete(self.groups.delete_for_workflow(workflow_id))
+        group_ids = self.groups.ids_for_workflow(workflow_id)
+        if group_ids:
+            self.groups.delete_many(group_ids)
+            self.fs.delete(self.fs.ids_for_groups(group_ids))

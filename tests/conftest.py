@@ -8,6 +8,8 @@ The same tests run on two backends:
 
 Markers:
 - ``real_server``: needs a real server; skipped, with that reason, in memory.
+- ``flowserv``: runs flowserv-core's own code on groupstore's objects; skipped,
+  with that reason, when flowserv-core is not installed (CI requires it).
 - ``ferretdb_difference(reason, strict=True)``: FerretDB differs from MongoDB
   here; on FerretDB the test is an expected failure (strict: if FerretDB
   starts behaving like MongoDB, the run says so; ``strict=False`` for
@@ -16,6 +18,7 @@ Markers:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -32,8 +35,26 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"groupstore backend: {where}"
 
 
+def _flowserv_installed() -> bool:
+    try:
+        import flowserv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    flowserv_missing = not _flowserv_installed()
+    if flowserv_missing and os.environ.get("GROUPSTORE_TEST_REQUIRE_FLOWSERV"):
+        raise pytest.UsageError(
+            "GROUPSTORE_TEST_REQUIRE_FLOWSERV is set but flowserv-core is not installed: "
+            "pip install -e '.[flowserv]'"
+        )
     for item in items:
+        if item.get_closest_marker("flowserv") and flowserv_missing:
+            item.add_marker(
+                pytest.mark.skip(reason="needs flowserv-core: pip install '.[flowserv]'")
+            )
         if item.get_closest_marker("real_server") and not MONGO_URI:
             item.add_marker(
                 pytest.mark.skip(reason="needs a real server: GROUPSTORE_TEST_MONGO_URI")

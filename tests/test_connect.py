@@ -9,7 +9,7 @@ import pytest
 
 import groupstore
 from groupstore import GroupStore, StoreUnavailableError
-from groupstore.storage.client import MongomockClient
+from groupstore.storage.memory import MongomockClient
 from tests.backend import MONGO_URI
 
 

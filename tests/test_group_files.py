@@ -213,7 +213,7 @@ def test_list_files_of_unknown_group_is_rejected(store):
 def test_file_handle_carries_name_type_and_size(store, group):
     file = store.groups.upload_file(group.group_id, b'{"a": 1}', "data.json")
     handle = store.groups.get_uploaded_file(group.group_id, file.file_id)
-    assert (handle.name, handle.mime_type, handle.size) == ("data.json", "application/json", 8)
+    assert (handle.name, handle.mime_type, handle.size()) == ("data.json", "application/json", 8)
 
 
 def test_file_of_another_group_is_unknown(store, group, other_group):
@@ -344,13 +344,13 @@ def test_manager_accepts_a_stock_gridfs_bucket_as_fs(store, group):
         assert stream.read() == b"into alt"
 
 
-def test_get_file_for_a_member_checks_membership_in_the_same_read(store, group, bob):
+def test_get_file_for_a_caller_checks_membership_before_the_file(store, group, bob):
     file = store.groups.upload_file(group.group_id, b"x", "a.txt")
     owner = group.owner_id
-    assert store.groups.get_uploaded_file(group.group_id, file.file_id, member=owner).size == 1
+    assert store.groups.get_uploaded_file(group.group_id, file.file_id, caller=owner).size() == 1
     with pytest.raises(UnauthorizedAccessError):
-        store.groups.get_uploaded_file(group.group_id, file.file_id, member=bob.user_id)
+        store.groups.get_uploaded_file(group.group_id, file.file_id, caller=bob.user_id)
     with pytest.raises(UnauthorizedAccessError):  # membership comes before the file
-        store.groups.get_uploaded_file(group.group_id, "nope", member=bob.user_id)
+        store.groups.get_uploaded_file(group.group_id, "nope", caller=bob.user_id)
     with pytest.raises(UnknownWorkflowGroupError):
-        store.groups.get_uploaded_file("nope", file.file_id, member=owner)
+        store.groups.get_uploaded_file("nope", file.file_id, caller=owner)

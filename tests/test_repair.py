@@ -21,8 +21,8 @@ def group(store, workflow, alice):
     return store.groups.create_group(workflow.workflow_id, "G", [], {}, user_id=alice.user_id)
 
 
-def orphan_bytes(store, group_id, file_id="orphan", with_files_doc=True):
-    """What an upload interrupted before its metadata was recorded leaves."""
+def orphan_bytes(store, group_id="deleted-group", file_id="orphan", with_files_doc=True):
+    """What an upload racing its group's deletion (or interrupted mid-stream) leaves."""
     store.fs.write(file_id, "x.bin", io.BytesIO(b"x" * 600_000), {"group_id": group_id}, utc_now())
     if not with_files_doc:
         store.db["fs.files"].delete_one({"_id": file_id})
@@ -34,9 +34,9 @@ def test_repair_of_a_clean_store_finds_nothing(store, group):
     assert report.total == 0
 
 
-def test_repair_removes_a_gridfs_file_no_group_lists(store, group):
+def test_repair_removes_a_gridfs_file_of_a_group_that_is_gone(store, group):
     kept = store.groups.upload_file(group.group_id, b"keep", "k.txt")
-    orphan_bytes(store, group.group_id)
+    orphan_bytes(store)
     report = repair(store, grace=NOW)
     assert report.orphan_files == ["orphan"]
     assert store.db["fs.files"].distinct("_id") == [kept.file_id]
@@ -67,8 +67,30 @@ def test_repair_leaves_recent_orphans_alone(store, group):
     assert store.db["fs.chunks"].count_documents({}) > 0
 
 
+def test_repair_removes_a_listed_file_whose_bytes_are_gone(store, group):
+    kept = store.groups.upload_file(group.group_id, b"keep", "k.txt")
+    broken = store.groups.upload_file(group.group_id, b"x" * 600_000, "big.bin")
+    store.db["fs.chunks"].delete_one({"files_id": broken.file_id, "n": 1})
+    report = repair(store, grace=NOW)
+    assert report.broken_files == [broken.file_id]
+    assert [f.file_id for f in store.groups.list_uploaded_files(group.group_id)] == [kept.file_id]
+    assert store.db["fs.chunks"].distinct("files_id") == [kept.file_id]
+
+
+def test_repair_removes_a_stale_group_lease_only(store, group):
+    store.db.group_locks.insert_many(
+        [
+            {"_id": "stale", "token": "t", "expires_at": utc_now() - timedelta(hours=2)},
+            {"_id": "held", "token": "t", "expires_at": utc_now() + timedelta(seconds=30)},
+        ]
+    )
+    report = repair(store, grace=timedelta(hours=1))
+    assert report.stale_locks == ["stale"]
+    assert store.db.group_locks.distinct("_id") == ["held"]
+
+
 def test_dry_run_reports_but_removes_nothing(store, group):
-    orphan_bytes(store, group.group_id)
+    orphan_bytes(store)
     report = repair(store, grace=NOW, dry_run=True)
     assert report.orphan_files == ["orphan"] and not report.removed
     assert store.db["fs.files"].count_documents({"_id": "orphan"}) == 1
@@ -82,7 +104,7 @@ def test_repair_reports_progress(store, group):
 
 @pytest.mark.real_server  # the command opens its own connection; in memory, stores are private
 def test_repair_command_removes_orphans(store, group, capsys):
-    orphan_bytes(store, group.group_id)
+    orphan_bytes(store)
     args = ["repair", "--uri", MONGO_URI, "--database", store.db.name, "--grace-minutes", "0"]
     assert main(args) == 0
     assert "removed 0 orphan groups, 1 orphan files" in capsys.readouterr().out

@@ -24,7 +24,7 @@ from groupstore import (
     UnknownUserError,
     UnknownWorkflowGroupError,
 )
-from tests.backend import CHEAP_HASHER, IS_FERRETDB, MONGO_URI, new_store_uri
+from tests.backend import CHEAP_HASHER, MONGO_URI, new_store_uri
 
 NAMES = st.sampled_from(["a", "b", "c", " a ", "", "   ", "x" * 513])
 FILE_NAMES = st.sampled_from(["f.txt", "g.json", "", "../x", "a/b"])
@@ -36,6 +36,7 @@ class ModelGroup:
     name: str
     workflow_id: str
     members: list[str]
+    owner: str
     files: dict[str, bytes] = field(default_factory=dict)  # insertion order = upload order
 
 
@@ -94,7 +95,7 @@ class GroupStoreMachine(RuleBasedStateMachine):
             return
         assert expected is None
         self.model[group.group_id] = ModelGroup(
-            name.strip(), workflow_id, list(dict.fromkeys([owner, *members]))
+            name.strip(), workflow_id, list(dict.fromkeys([owner, *members])), owner
         )
 
     @rule(data=st.data(), name=NAMES)
@@ -103,9 +104,7 @@ class GroupStoreMachine(RuleBasedStateMachine):
         group = self.model.get(group_id)
         expected = _name_error(name) or (None if group else UnknownWorkflowGroupError)
         if expected is None and group and self._taken(group.workflow_id, name.strip(), group_id):
-            # FerretDB difference: a duplicate caused by an update comes back as
-            # InternalError (code 1), so only the base error is promised there.
-            expected = GroupStoreError if IS_FERRETDB else ConstraintViolationError
+            expected = ConstraintViolationError
         self._expect(expected, lambda: self.store.groups.update_group(group_id, name=name))
         if expected is None and group:
             group.name = name.strip()
@@ -117,6 +116,8 @@ class GroupStoreMachine(RuleBasedStateMachine):
         expected = _user_error(members, self.active) or (
             None if group_id in self.model else UnknownWorkflowGroupError
         )
+        if expected is None and self.model[group_id].owner not in members:
+            expected = ConstraintViolationError  # the owner must stay a member
         self._expect(expected, lambda: self.store.groups.update_group(group_id, members=members))
         if expected is None:
             self.model[group_id].members = list(dict.fromkeys(members))
@@ -175,7 +176,7 @@ class GroupStoreMachine(RuleBasedStateMachine):
         assert [g.group_id for g in groups] == list(self.model)
         for group in groups:
             expected = self.model[group.group_id]
-            assert (group.name, group.workflow_id, group.members) == (
+            assert (group.name, group.workflow_id, group.member_ids) == (
                 expected.name,
                 expected.workflow_id,
                 expected.members,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -13,35 +15,20 @@ import mongomock.gridfs
 from pymongo import ASCENDING, IndexModel, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ConfigurationError, InvalidURI, OperationFailure
+from pymongo.errors import (
+    ConfigurationError,
+    ConnectionFailure,
+    InvalidURI,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 
 from groupstore.errors import ConstraintViolationError
 from groupstore.storage.errors import translated
+from groupstore.storage.memory import MongomockClient
 
 MONGOMOCK_SCHEME = "mongomock://"
 log = logging.getLogger("groupstore")
-
-
-class _ClientOptions:
-    """The one attribute of ``pymongo.MongoClient.options`` that GridFS reads."""
-
-    timeout: float | None = None
-
-
-class MongomockClient(mongomock.MongoClient):  # type: ignore[type-arg]
-    """mongomock's client with the ``options`` that pymongo's GridFS reads.
-
-    ``gridfs.GridFSBucket.__init__`` reads ``db.client.options.timeout``.
-    mongomock has no ``options``, so its ``__getattr__`` hands back a
-    *collection* named ``timeout``, and every CSOT-wrapped bucket method then
-    fails with ``TypeError`` (and poisons a context variable so that later
-    calls pass: order-dependent tests). A real ``options`` with
-    ``timeout=None`` fixes both.
-    """
-
-    @property
-    def options(self) -> _ClientOptions:  # type: ignore[override]
-        return _ClientOptions()
 
 
 @functools.cache
@@ -101,7 +88,7 @@ GROUP_INDEXES = [
         [("workflow_id", ASCENDING), ("name", ASCENDING)], unique=True, name="group_name_unique"
     ),
     IndexModel([("workflow_id", ASCENDING), ("seq", ASCENDING)], name="group_by_workflow"),
-    IndexModel([("members", ASCENDING), ("seq", ASCENDING)], name="group_by_member"),
+    IndexModel([("members.user_id", ASCENDING), ("seq", ASCENDING)], name="group_by_member"),
     IndexModel([("seq", ASCENDING)], name="group_by_seq"),
 ]
 USER_INDEXES = [
@@ -126,7 +113,10 @@ GRIDFS_FILES_INDEXES = [
     IndexModel(
         [("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"
     ),
-    IndexModel([("metadata.group_id", ASCENDING)], name="files_by_group"),
+    # A group's file listing, in upload order.
+    IndexModel(
+        [("metadata.group_id", ASCENDING), ("metadata.seq", ASCENDING)], name="files_by_group"
+    ),
 ]
 GRIDFS_CHUNKS_INDEXES = [
     IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_1_n_1"),
@@ -150,18 +140,41 @@ def _create_missing(collection: Collection[Any], indexes: list[IndexModel]) -> N
         collection.create_indexes(missing)
 
 
+INDEX_ATTEMPTS = 5
+
+
 def ensure_indexes(db: Database[Any], bucket_name: str) -> None:
-    """Create every index the store relies on; safe to call again."""
-    with translated():
-        _create_missing(db.groups, GROUP_INDEXES)
-        _create_missing(db.users, USER_INDEXES)
-        _create_missing(db.workflows, WORKFLOW_INDEXES)
-        _create_missing(db[f"{bucket_name}.files"], GRIDFS_FILES_INDEXES)
-        _create_missing(db[f"{bucket_name}.chunks"], GRIDFS_CHUNKS_INDEXES)
+    """Create every index the store relies on; safe to call again, and concurrently.
+
+    Several gateways starting at once on a fresh database all create the
+    indexes. MongoDB copes; FerretDB 1.x may fail one of them (it drops the
+    connection on a createIndexes that races another), so a failed attempt
+    is retried after a short, random pause: by then the other process's
+    indexes exist and are seen as such.
+    """
+    for attempt in range(1, INDEX_ATTEMPTS + 1):
         try:
-            _create_missing(db.api_keys, [*API_KEY_INDEXES, API_KEY_TTL_INDEX])
-        except OperationFailure as exc:
-            if exc.code != NOT_IMPLEMENTED:
-                raise
-            _warn_no_ttl_indexes()  # FerretDB 1.x has none
-            _create_missing(db.api_keys, API_KEY_INDEXES)
+            _ensure_indexes(db, bucket_name)
+            return
+        except (ConnectionFailure, OperationFailure) as exc:
+            # A server that cannot be reached is not a race: fail at once.
+            if attempt == INDEX_ATTEMPTS or isinstance(exc, ServerSelectionTimeoutError):
+                with translated():
+                    raise
+            log.info("index creation raced another process (%s); retrying", exc)
+            time.sleep(0.05 * attempt * (1 + random.random()))
+
+
+def _ensure_indexes(db: Database[Any], bucket_name: str) -> None:
+    _create_missing(db.groups, GROUP_INDEXES)
+    _create_missing(db.users, USER_INDEXES)
+    _create_missing(db.workflows, WORKFLOW_INDEXES)
+    _create_missing(db[f"{bucket_name}.files"], GRIDFS_FILES_INDEXES)
+    _create_missing(db[f"{bucket_name}.chunks"], GRIDFS_CHUNKS_INDEXES)
+    try:
+        _create_missing(db.api_keys, [*API_KEY_INDEXES, API_KEY_TTL_INDEX])
+    except OperationFailure as exc:
+        if exc.code != NOT_IMPLEMENTED:
+            raise
+        _warn_no_ttl_indexes()  # FerretDB 1.x has none
+        _create_missing(db.api_keys, API_KEY_INDEXES)

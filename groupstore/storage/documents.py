@@ -13,13 +13,14 @@ the server cannot query inside these fields, which nothing here needs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from bson import ObjectId
 
 from groupstore.jsonvalue import check_json
-from groupstore.model import JSON, Group, UploadedFile, User, Workflow
+from groupstore.model import JSON, Group, Member, UploadedFile, User, Workflow
 from groupstore.parameters import Parameter, parameter_from_dict, parameters_to_list
 
 
@@ -68,25 +69,25 @@ def decode_parameters(text: str | None) -> dict[str, Parameter]:
     return result
 
 
-def file_to_document(file: UploadedFile) -> dict[str, Any]:
-    return {
-        "file_id": file.file_id,
-        "name": file.name,
-        "mime_type": file.mime_type,
-        "size": file.size,
-        "sha256": file.sha256,
-        "created_at": file.created_at,
-    }
+def members_to_documents(members: list[Member]) -> list[dict[str, Any]]:
+    return [{"user_id": member.user_id, "username": member.username} for member in members]
+
+
+def members_from_documents(docs: list[dict[str, Any]]) -> list[Member]:
+    return [Member(user_id=doc["user_id"], username=doc["username"]) for doc in docs]
 
 
 def file_from_document(doc: dict[str, Any]) -> UploadedFile:
+    """An uploaded file from its GridFS ``files`` document (the file's metadata lives there)."""
+    metadata = doc["metadata"]
     return UploadedFile(
-        file_id=doc["file_id"],
-        name=doc["name"],
-        mime_type=doc["mime_type"],
-        size=doc["size"],
-        created_at=as_utc(doc["created_at"]),
-        sha256=doc["sha256"],
+        file_id=doc["_id"],
+        name=doc["filename"],
+        mime_type=metadata["contentType"],
+        size=doc["length"],
+        created_at=as_utc(doc["uploadDate"]),
+        sha256=metadata["sha256"],
+        group_id=metadata["group_id"],
     )
 
 
@@ -96,30 +97,30 @@ def group_to_document(group: Group, seq: ObjectId) -> dict[str, Any]:
         "workflow_id": group.workflow_id,
         "name": group.name,
         "owner_id": group.owner_id,
-        "members": list(group.members),
+        "members": members_to_documents(group.members),
         "parameters": encode_parameters(group.parameters),
         "workflow_spec": encode_json(group.workflow_spec, "workflow_spec"),
         "engine_config": encode_json(group.engine_config, "engine_config"),
-        "files": [file_to_document(file) for file in group.uploads],
         "created_at": group.created_at,
         "updated_at": group.updated_at,
         "seq": seq,
     }
 
 
-def group_from_document(doc: dict[str, Any]) -> Group:
+def group_from_document(doc: dict[str, Any], uploads: Callable[[], list[UploadedFile]]) -> Group:
+    """The group of a document; ``uploads`` reads its files when they are first asked for."""
     return Group(
         group_id=doc["_id"],
         name=doc["name"],
         workflow_id=doc["workflow_id"],
         owner_id=doc["owner_id"],
-        members=list(doc["members"]),
+        members=members_from_documents(doc["members"]),
         parameters=decode_parameters(doc["parameters"]),
         workflow_spec=decode_json(doc["workflow_spec"]),
         engine_config=decode_json(doc["engine_config"]),
-        uploads=[file_from_document(file) for file in doc.get("files", [])],
         created_at=as_utc(doc["created_at"]),
         updated_at=as_utc(doc["updated_at"]),
+        _uploads=uploads,
     )
 
 
@@ -139,6 +140,7 @@ def workflow_to_document(workflow: Workflow, seq: ObjectId) -> dict[str, Any]:
         "description": workflow.description,
         "workflow_spec": encode_json(workflow.workflow_spec, "workflow_spec"),
         "parameters": encode_parameters(workflow.parameters),
+        "engine_config": encode_json(workflow.engine_config, "engine_config"),
         "created_at": workflow.created_at,
         "seq": seq,
     }
@@ -152,4 +154,5 @@ def workflow_from_document(doc: dict[str, Any]) -> Workflow:
         workflow_spec=decode_json(doc["workflow_spec"]),
         parameters=decode_parameters(doc["parameters"]),
         created_at=as_utc(doc["created_at"]),
+        engine_config=decode_json(doc.get("engine_config")),
     )

@@ -12,6 +12,7 @@ from pymongo.errors import (
     DocumentTooLarge,
     DuplicateKeyError,
     ExecutionTimeout,
+    OperationFailure,
     PyMongoError,
     WTimeoutError,
 )
@@ -43,6 +44,18 @@ def violated_index(exc: DuplicateKeyError) -> str | None:
     return None
 
 
+# FerretDB 1.x reports a unique index violated by an *update* as InternalError
+# (code 1) carrying its backend's message, not as DuplicateKeyError (11000).
+_BACKEND_UNIQUE_MESSAGES = ("UNIQUE constraint failed", "violates unique constraint")
+
+
+def is_unique_violation(exc: OperationFailure) -> bool:
+    """Whether a write failed on a unique index (MongoDB's 11000, or FerretDB's form of it)."""
+    if exc.code == 11000:
+        return True
+    return exc.code == 1 and any(text in str(exc) for text in _BACKEND_UNIQUE_MESSAGES)
+
+
 @contextmanager
 def translated(on_duplicate: DuplicateResolver | None = None) -> Iterator[None]:
     """Run driver calls, turning every driver exception into a ``GroupStoreError``."""
@@ -58,6 +71,12 @@ def translated(on_duplicate: DuplicateResolver | None = None) -> Iterator[None]:
         raise ConstraintViolationError(
             "the document is too large to store (MongoDB documents are limited to 16 MiB)"
         ) from exc
+    except OperationFailure as exc:
+        if not is_unique_violation(exc):
+            raise GroupStoreError(f"database error: {exc}") from exc
+        if on_duplicate is None:
+            raise ConstraintViolationError("duplicate key") from exc
+        raise on_duplicate(None) from exc
     except (ConnectionFailure, ExecutionTimeout, WTimeoutError) as exc:
         # ConnectionFailure covers ServerSelectionTimeoutError, AutoReconnect
         # and NetworkTimeout: the server is down, unreachable or too slow.

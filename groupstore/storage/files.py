@@ -11,10 +11,18 @@ of using pymongo's ``GridIn`` for two measured reasons:
   both collections) on every new file; the store creates them once at
   connect, so a small upload costs one chunk insert and one files insert.
 
-Write order: chunks first, then the ``fs.files`` document, and only then
-does the caller record the file in its group. A crash in between leaves
-chunks or a GridFS file that no group references: orphans that
-``groupstore.repair`` removes. Every GridFS file carries ``metadata.group_id``.
+The ``fs.files`` document is also the file's entry in its group's listing:
+it carries ``metadata.group_id``, ``metadata.contentType``,
+``metadata.sha256`` and ``metadata.seq`` (upload order). So an upload is one
+insert that makes the file appear and a delete one delete that makes it
+disappear: no read-modify-write of a shared list, which servers without
+atomic single-document updates (FerretDB) would lose under concurrency
+(docs/consistency.md).
+
+Write order: chunks first, then the ``fs.files`` document, which lists the
+file. Delete order: the ``fs.files`` document first (unlisting it), then the
+chunks. A crash in between leaves chunks without a files document, or a
+files document whose group is gone: orphans that ``groupstore.repair`` removes.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from pymongo.cursor import Cursor
 from pymongo.database import Database
 
 from groupstore.errors import ConstraintViolationError, GroupStoreError, UnknownFileError
+from groupstore.model import UploadedFile
+from groupstore.storage.documents import file_from_document, new_seq
 from groupstore.storage.errors import translated
 
 DEFAULT_CHUNK_SIZE = 255 * 1024  # the GridFS default; larger chunks read slowly in pymongo
@@ -92,7 +102,11 @@ class GridFSStore:
                         "chunkSize": self.chunk_size,
                         "uploadDate": upload_date,
                         "filename": filename,
-                        "metadata": {**metadata, "sha256": digest.hexdigest()},
+                        "metadata": {
+                            **metadata,
+                            "sha256": digest.hexdigest(),
+                            "seq": new_seq(),
+                        },
                     }
                 )
         except BaseException:
@@ -113,14 +127,64 @@ class GridFSStore:
         if batch:
             yield batch
 
+    # -- the files documents as the groups' file listings ---------------------
+
+    def list_for_groups(self, group_ids: list[str]) -> dict[str, list[UploadedFile]]:
+        """Each group's files in upload order (one round trip per batch of results)."""
+        listing: dict[str, list[UploadedFile]] = {group_id: [] for group_id in group_ids}
+        if not group_ids:
+            return listing
+        query = (
+            {"metadata.group_id": group_ids[0]}
+            if len(group_ids) == 1
+            else {"metadata.group_id": {"$in": group_ids}}
+        )
+        with translated():
+            for doc in self.files.find(query).sort("metadata.seq", 1):
+                file = file_from_document(doc)
+                listing[file.group_id].append(file)
+        return listing
+
+    def list_for_group(self, group_id: str) -> list[UploadedFile]:
+        return self.list_for_groups([group_id])[group_id]
+
+    def find_file(self, group_id: str, file_id: str) -> dict[str, Any] | None:
+        """The files document of a group's file (None if the group has no such file)."""
+        with translated():
+            doc: dict[str, Any] | None = self.files.find_one(
+                {"_id": file_id, "metadata.group_id": group_id}
+            )
+        return doc
+
+    def ids_for_groups(self, group_ids: list[str]) -> list[str]:
+        with translated():
+            docs = self.files.find({"metadata.group_id": {"$in": group_ids}}, {"_id": 1})
+            return [doc["_id"] for doc in docs]
+
+    def remove(self, group_id: str, file_id: str) -> bool:
+        """Unlist and delete one file of a group: its files document, then its chunks."""
+        with translated():
+            result = self.files.delete_one({"_id": file_id, "metadata.group_id": group_id})
+        if result.deleted_count != 1:
+            return False
+        with translated():
+            self.chunks.delete_many({"files_id": file_id})
+        return True
+
+    # -- reading ----------------------------------------------------------------
+
     def open(self, file_id: str) -> IO[bytes]:
         """A buffered, seekable reader that fetches chunks on demand."""
         with translated():
             doc = self.files.find_one({"_id": file_id}, {"length": 1, "chunkSize": 1})
         if doc is None:
             raise UnknownFileError(file_id)
-        raw = ChunkReader(self.chunks, file_id, doc["length"], doc["chunkSize"])
-        return io.BufferedReader(raw, buffer_size=doc["chunkSize"])
+        return self.open_document(doc)
+
+    def open_document(self, doc: dict[str, Any]) -> IO[bytes]:
+        """A reader for the file of a files document already read (no extra round trip)."""
+        raw = ChunkReader(self.chunks, doc["_id"], doc["length"], doc["chunkSize"])
+        return io.BufferedReader(raw, buffer_size=max(1, doc["chunkSize"]))
 
     def delete(self, file_ids: Iterable[str]) -> None:
         """Remove files: the files documents first, then their chunks (one command each)."""

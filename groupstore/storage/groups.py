@@ -1,11 +1,22 @@
-"""The ``groups`` collection: one document per group, everything embedded.
+"""The ``groups`` collection: one document per group, members embedded.
 
-Each method is one database round trip unless its docstring says otherwise.
+A group document holds the group's name, owner, members (``{user_id,
+username}``), parameters, spec and engine config. Its files are listed by
+their own GridFS ``files`` documents (see ``storage.files``).
+
+Every write that may race with another carries its rule in the update's
+filter (``{"_id": g, "owner_id": u}``, ``{"_id": g, "members.user_id": u}``),
+so checking and writing are one atomic step on MongoDB; only when nothing
+matched does one more read tell which rule failed. On servers without
+atomic single-document updates the write also holds the group's lease
+(``storage.locks``). Each method is one round trip unless its docstring says
+otherwise (a lease adds two where one is needed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
@@ -15,23 +26,35 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from groupstore.errors import ConstraintViolationError, GroupStoreError
-from groupstore.model import Group, UploadedFile
-from groupstore.storage.documents import (
-    file_from_document,
-    file_to_document,
-    group_from_document,
-    group_to_document,
-    new_seq,
-)
+from groupstore.model import Group, Member
+from groupstore.storage.documents import group_from_document, group_to_document, new_seq
 from groupstore.storage.errors import insert_unique, translated
+from groupstore.storage.files import GridFSStore
+from groupstore.storage.locks import GroupLocks
 
-# What a listing needs from the server: all of it (a group is one document).
 BATCH_SIZE = 101  # the server's default first batch; later batches are larger
+# What a membership check needs of a group document.
+ACCESS_FIELDS = {"owner_id": 1, "members.user_id": 1}
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may do what in a group: its owner and member ids."""
+
+    owner_id: str
+    member_ids: frozenset[str]
 
 
 class GroupCollection:
-    def __init__(self, db: Database[Any]) -> None:
+    def __init__(self, db: Database[Any], files: GridFSStore, locks: GroupLocks) -> None:
         self.collection: Collection[Any] = db.groups
+        self.files = files
+        self.locks = locks
+
+    def _group(self, doc: dict[str, Any]) -> Group:
+        group_id = doc["_id"]
+        files = self.files
+        return group_from_document(doc, lambda: files.list_for_group(group_id))
 
     def prepare(self, group: Group) -> dict[str, Any]:
         """The new group's document (no I/O); ConstraintViolationError for non-JSON values."""
@@ -44,11 +67,25 @@ class GroupCollection:
     def get(self, group_id: str) -> Group | None:
         with translated():
             doc = self.collection.find_one({"_id": group_id})
-        return None if doc is None else group_from_document(doc)
+        return None if doc is None else self._group(doc)
 
-    def exists(self, group_id: str) -> bool:
+    def access(self, group_id: str, member: str | None = None) -> Access | None:
+        """The group's owner and members; None if there is no such group.
+
+        With ``member``, None also when that user is not a member (a re-check
+        that costs the same one round trip).
+        """
+        query: dict[str, Any] = {"_id": group_id}
+        if member is not None:
+            query["members.user_id"] = member
         with translated():
-            return self.collection.find_one({"_id": group_id}, {"_id": 1}) is not None
+            doc = self.collection.find_one(query, ACCESS_FIELDS)
+        if doc is None:
+            return None
+        return Access(
+            owner_id=doc["owner_id"],
+            member_ids=frozenset(entry["user_id"] for entry in doc["members"]),
+        )
 
     def find(
         self,
@@ -62,81 +99,60 @@ class GroupCollection:
         if workflow_id is not None:
             query["workflow_id"] = workflow_id
         if user_id is not None:
-            query["members"] = user_id
+            query["members.user_id"] = user_id
         if after is not None:
             query["seq"] = {"$gt": parse_cursor(after)}
         with translated():
             cursor = self.collection.find(query).sort("seq", 1).limit(limit)
             for doc in cursor.batch_size(BATCH_SIZE):
-                yield str(doc["seq"]), group_from_document(doc)
+                yield str(doc["seq"]), self._group(doc)
 
-    def update(self, group_id: str, changes: dict[str, Any]) -> Group | None:
-        """Apply ``$set`` changes atomically; the new group, or None if it does not exist."""
+    def update(
+        self, group_id: str, conditions: dict[str, Any], update: dict[str, Any]
+    ) -> Group | None:
+        """Apply ``update`` if the group matches ``conditions``; the new group, or None.
+
+        A rename to a name the workflow already has raises ConstraintViolationError.
+        """
 
         def duplicate(index: str | None) -> GroupStoreError:
-            return ConstraintViolationError(f"group '{changes.get('name')}' exists")
+            name = update.get("$set", {}).get("name")
+            return ConstraintViolationError(f"group '{name}' exists")
 
-        with translated(on_duplicate=duplicate):
+        with self.locks.hold(group_id), translated(on_duplicate=duplicate):
             doc = self.collection.find_one_and_update(
-                {"_id": group_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+                {"_id": group_id, **conditions}, update, return_document=ReturnDocument.AFTER
             )
-        return None if doc is None else group_from_document(doc)
+        return None if doc is None else self._group(doc)
 
-    def delete(self, group_id: str) -> Group | None:
-        """Remove the group document; the removed group (with its file list), or None."""
-        with translated():
-            doc = self.collection.find_one_and_delete({"_id": group_id})
-        return None if doc is None else group_from_document(doc)
-
-    def delete_for_workflow(self, workflow_id: str) -> list[str]:
-        """Remove every group of a workflow; the ids of their files (two round trips)."""
-        with translated():
-            docs = list(self.collection.find({"workflow_id": workflow_id}, {"files.file_id": 1}))
-            self.collection.delete_many({"workflow_id": workflow_id})
-        return [file["file_id"] for doc in docs for file in doc.get("files", [])]
-
-    def add_file(self, group_id: str, file: UploadedFile, changes: dict[str, Any]) -> bool:
-        """Append file metadata; False if the group no longer exists."""
-        with translated():
-            result = self.collection.update_one(
-                {"_id": group_id},
-                {"$push": {"files": file_to_document(file)}, "$set": changes},
-            )
-        return result.matched_count == 1
-
-    def get_file(self, group_id: str, file_id: str) -> tuple[list[str] | None, UploadedFile | None]:
-        """The group's members (None if there is no such group), and the file if it has it."""
-        members, entry = self._file_entry(group_id, file_id)
-        return members, (None if entry is None else file_from_document(entry))
-
-    def _file_entry(
-        self, group_id: str, file_id: str
-    ) -> tuple[list[str] | None, dict[str, Any] | None]:
-        # The whole file list, filtered here: an $elemMatch projection would
-        # send less, but FerretDB does not implement it, and the list is small.
-        with translated():
-            doc = self.collection.find_one({"_id": group_id}, {"files": 1, "members": 1})
-        if doc is None:
-            return None, None
-        entries = [entry for entry in doc.get("files", []) if entry["file_id"] == file_id]
-        return list(doc["members"]), (entries[0] if entries else None)
-
-    def remove_file(
-        self, group_id: str, file_id: str, changes: dict[str, Any]
-    ) -> tuple[bool, bool]:
-        """Remove file metadata (two round trips): (group existed, file was removed)."""
-        members, entry = self._file_entry(group_id, file_id)
-        if entry is None:
-            return members is not None, False
+    def pull_member(
+        self, group_id: str, member: Member, conditions: dict[str, Any], changes: dict[str, Any]
+    ) -> Group | None:
+        """Remove one member (the exact stored element); the new group, or None."""
         # $pull by the exact stored element rather than by a condition
-        # ({"file_id": ...}): both are correct on MongoDB, but FerretDB
-        # silently ignores conditional $pull while reporting a match.
+        # ({"user_id": ...}): both are correct on MongoDB, but FerretDB
+        # silently ignores a conditional $pull while reporting a match.
+        element = {"user_id": member.user_id, "username": member.username}
+        return self.update(
+            group_id,
+            {**conditions, "members.user_id": member.user_id},
+            {"$pull": {"members": element}, "$set": changes},
+        )
+
+    def delete(self, group_id: str, conditions: dict[str, Any]) -> bool:
+        """Remove the group document if it matches ``conditions``."""
         with translated():
-            result = self.collection.update_one(
-                {"_id": group_id, "files.file_id": file_id},
-                {"$pull": {"files": entry}, "$set": changes},
-            )
-        return True, result.modified_count == 1
+            result = self.collection.delete_one({"_id": group_id, **conditions})
+        return result.deleted_count == 1
+
+    def ids_for_workflow(self, workflow_id: str) -> list[str]:
+        with translated():
+            docs = self.collection.find({"workflow_id": workflow_id}, {"_id": 1})
+            return [doc["_id"] for doc in docs]
+
+    def delete_many(self, group_ids: list[str]) -> None:
+        with translated():
+            self.collection.delete_many({"_id": {"$in": group_ids}})
 
 
 def parse_cursor(cursor: str) -> ObjectId:

@@ -22,6 +22,8 @@ class Orphans:
     groups: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     chunk_files: list[str] = field(default_factory=list)
+    broken_files: list[str] = field(default_factory=list)
+    stale_locks: list[str] = field(default_factory=list)
 
 
 def _batches(items: Iterator[Any], size: int = BATCH) -> Iterator[list[Any]]:
@@ -53,18 +55,29 @@ def find_orphans(
             query = {"workflow_id": {"$in": missing}, "created_at": {"$lte": cutoff}}
             orphans.groups = [doc["_id"] for doc in db.groups.find(query, {"_id": 1})]
 
-        say("checking GridFS files against group uploads")
+        say("checking GridFS files against groups, and their chunks")
         checked = 0
-        old_files = fs.files.find({"uploadDate": {"$lte": cutoff}}, {"_id": 1}).sort("_id", 1)
-        for batch in _batches(doc["_id"] for doc in old_files):
-            listed = {
-                file["file_id"]
-                for doc in db.groups.find({"files.file_id": {"$in": batch}}, {"files.file_id": 1})
-                for file in doc.get("files", [])
+        old_files = fs.files.find(
+            {"uploadDate": {"$lte": cutoff}},
+            {"_id": 1, "length": 1, "chunkSize": 1, "metadata.group_id": 1},
+        ).sort("_id", 1)
+        for batch in _batches(iter(old_files)):
+            group_ids = list({doc.get("metadata", {}).get("group_id") for doc in batch})
+            existing_groups = {
+                doc["_id"] for doc in db.groups.find({"_id": {"$in": group_ids}}, {"_id": 1})
             }
-            orphans.files.extend(file_id for file_id in batch if file_id not in listed)
+            listed = []
+            for doc in batch:
+                if doc.get("metadata", {}).get("group_id") in existing_groups:
+                    listed.append(doc)
+                else:
+                    orphans.files.append(doc["_id"])
+            orphans.broken_files.extend(_missing_bytes(fs, listed))
             checked += len(batch)
-            say(f"checked {checked} GridFS files, {len(orphans.files)} orphaned")
+            say(
+                f"checked {checked} GridFS files: {len(orphans.files)} of no group, "
+                f"{len(orphans.broken_files)} with bytes missing"
+            )
 
         say("checking chunks against GridFS files")
         # A chunk's ObjectId tells when it was written (to the second, so round
@@ -85,11 +98,37 @@ def find_orphans(
             )
             growing = {doc["files_id"] for doc in recent}
             orphans.chunk_files.extend(file_id for file_id in unknown if file_id not in growing)
+        say("checking group write leases")
+        orphans.stale_locks = [
+            doc["_id"] for doc in db.group_locks.find({"expires_at": {"$lte": cutoff}}, {"_id": 1})
+        ]
     say(
         f"found {len(orphans.groups)} orphan groups, {len(orphans.files)} orphan files, "
-        f"chunks of {len(orphans.chunk_files)} missing files"
+        f"{len(orphans.broken_files)} listed files with bytes missing, "
+        f"chunks of {len(orphans.chunk_files)} missing files, "
+        f"{len(orphans.stale_locks)} stale leases"
     )
     return orphans
+
+
+def _missing_bytes(fs: GridFSStore, files: list[dict[str, Any]]) -> list[str]:
+    """The ids of these files whose chunks are not all there (one aggregate per batch)."""
+    if not files:
+        return []
+    counts = {
+        doc["_id"]: doc["n"]
+        for doc in fs.chunks.aggregate(
+            [
+                {"$match": {"files_id": {"$in": [doc["_id"] for doc in files]}}},
+                {"$group": {"_id": "$files_id", "n": {"$sum": 1}}},
+            ]
+        )
+    }
+    return [
+        doc["_id"]
+        for doc in files
+        if counts.get(doc["_id"], 0) != -(-doc["length"] // max(1, doc["chunkSize"]))
+    ]
 
 
 def remove_orphans(
@@ -101,11 +140,12 @@ def remove_orphans(
     say = progress or (lambda message: None)
     with translated():
         for batch in _batches(iter(orphans.groups)):
-            docs = list(db.groups.find({"_id": {"$in": batch}}, {"files.file_id": 1}))
             db.groups.delete_many({"_id": {"$in": batch}})
-            fs.delete(file["file_id"] for doc in docs for file in doc.get("files", []))
-        for batch in _batches(iter(orphans.files)):
+            fs.delete(fs.ids_for_groups(batch))
+        for batch in _batches(iter([*orphans.files, *orphans.broken_files])):
             fs.delete(batch)
         for batch in _batches(iter(orphans.chunk_files)):
             fs.chunks.delete_many({"files_id": {"$in": batch}})
+        if orphans.stale_locks:
+            db.group_locks.delete_many({"_id": {"$in": orphans.stale_locks}})
     say("removed")

@@ -390,7 +390,7 @@ CASES: dict[str, Case] = {
     ),
     "group-id-float-variable": Case(M, gql("query($g: ID!) { group(id: $g) { id } }", {"g": 1.5})),
     "group-anonymous": Case(A, gql('{ group(id: "{group}") { id } }')),
-    "group-files-outsider": Case(O, gql('{ group(id: "{group}") { files { id } } }')),
+    "group-files-anonymous": Case(A, gql('{ group(id: "{group}") { files { id } } }')),
     "groups-first-string": Case(M, gql('{ groups(first: "x") { nodes { id } } }')),
     "groups-first-negative": Case(M, gql("{ groups(first: -1) { nodes { id } } }")),
     "groups-first-too-big": Case(M, gql("{ groups(first: 101) { nodes { id } } }")),

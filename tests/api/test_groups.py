@@ -1,7 +1,8 @@
 """group, groups, createGroup, updateGroup and deleteGroup, for each kind of caller.
 
-Reads are open to any authenticated user; changing or deleting a group is
-for its members. Every refusal is checked to have changed nothing.
+Any authenticated user sees a group's summary; members see all of it;
+changing or deleting a group is for its owner (here alice, the member).
+Every refusal is checked to have changed nothing.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ DELETE = "mutation($id: ID!) { deleteGroup(id: $id) }"
 
 
 async def test_group_reads_the_group_with_its_members(
-    api: Api, group: Group, outsider_token: str
+    api: Api, group: Group, member_token: str
 ) -> None:
-    body = await api(GROUP, {"id": group.group_id}, token=outsider_token)
+    body = await api(GROUP, {"id": group.group_id}, token=member_token)
 
     read = body["data"]["group"]
     assert read["name"] == "team-a"
@@ -70,17 +71,32 @@ async def test_group_files_are_listed_for_members(
     assert body["data"]["group"]["files"] == [{"id": uploaded.file_id, "name": "hello.txt"}]
 
 
-async def test_group_files_are_forbidden_to_non_members(
+async def test_group_shows_a_non_member_its_summary_only(
+    api: Api, group: Group, uploaded: UploadedFile, outsider_token: str
+) -> None:
+    body = await api(GROUP, {"id": group.group_id}, token=outsider_token)
+
+    read = body["data"]["group"]
+    assert "errors" not in body
+    assert (read["id"], read["name"], read["workflowId"]) == (
+        group.group_id,
+        "team-a",
+        group.workflow_id,
+    )
+    hidden = ("parameters", "workflowSpec", "engineConfig", "owner", "members")
+    assert {key: read[key] for key in hidden} == dict.fromkeys(hidden)
+
+
+async def test_group_files_are_null_for_non_members(
     api: Api, group: Group, uploaded: UploadedFile, outsider_token: str
 ) -> None:
     body = await api(
-        "query($id: ID!) { group(id: $id) { name files { id } } }",
+        "query($id: ID!) { group(id: $id) { name isMember files { id } } }",
         {"id": group.group_id},
         token=outsider_token,
     )
 
-    assert error_code(body) == "FORBIDDEN"
-    assert body["data"]["group"] == {"name": "team-a", "files": None}
+    assert body["data"]["group"] == {"name": "team-a", "isMember": False, "files": None}
 
 
 # -- groups -----------------------------------------------------------------
@@ -251,7 +267,7 @@ async def test_update_group_by_a_member_renames_and_replaces_members(
 
     assert body["data"]["updateGroup"]["name"] == "renamed"
     stored = store.groups.get_group(group.group_id)
-    assert (stored.name, stored.members) == ("renamed", [alice.user_id, bob.user_id])
+    assert (stored.name, stored.member_ids) == ("renamed", [alice.user_id, bob.user_id])
 
 
 @pytest.mark.parametrize(("role", "code"), DENIED)
@@ -330,11 +346,25 @@ async def test_delete_group_of_an_unknown_id_is_unknown_group(api: Api, member_t
     assert error_code(body) == "UNKNOWN_GROUP"
 
 
-async def test_groups_lists_groups_of_others_to_any_authenticated_user(
+async def test_groups_without_filters_lists_the_callers_own_groups(
+    api: Api, group: Group, outsider_token: str, member_token: str
+) -> None:
+    query = "{ groups { nodes { name members { username } } } }"
+
+    assert (await api(query, token=outsider_token))["data"]["groups"]["nodes"] == []
+    assert (await api(query, token=member_token))["data"]["groups"]["nodes"] == [
+        {"name": "team-a", "members": [{"username": "alice"}]}
+    ]
+
+
+async def test_groups_with_all_lists_summaries_of_others_groups(
     api: Api, group: Group, outsider_token: str
 ) -> None:
-    body = await api("{ groups { nodes { name members { username } } } }", token=outsider_token)
+    body = await api(
+        "{ groups(all: true) { nodes { name isMember members { username } } } }",
+        token=outsider_token,
+    )
 
     assert body["data"]["groups"]["nodes"] == [
-        {"name": "team-a", "members": [{"username": "alice"}]}
+        {"name": "team-a", "isMember": False, "members": None}
     ]

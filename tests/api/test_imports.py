@@ -31,3 +31,25 @@ def test_the_gateway_never_imports_the_driver_or_the_storage_layer() -> None:
     }
 
     assert offenders == set()
+
+
+def test_the_gateway_uses_only_groupstores_public_names() -> None:
+    offenders = {
+        f"{path.name}: {module}"
+        for path in PACKAGE.glob("*.py")
+        for module in imported_modules(path)
+        if module.startswith("groupstore.")
+    }
+
+    assert offenders == set()
+
+
+def test_the_gateway_never_reaches_past_the_store_to_its_client_or_database() -> None:
+    offenders = {
+        f"{path.name}:{node.lineno} .{node.attr}"
+        for path in PACKAGE.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in {"client", "db", "fs", "storage"}
+    }
+
+    assert offenders == set()

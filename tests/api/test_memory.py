@@ -181,11 +181,11 @@ async def test_a_256_mib_download_grows_memory_by_less_than_32_mib(
     app, group, token = setup
     generated = FileHandle(
         file_id="f", group_id=group.group_id, name="big.bin", mime_type="application/octet-stream",
-        size=SIZE, created_at=group.created_at, sha256=expected_sha256(),
+        length=SIZE, created_at=group.created_at, sha256=expected_sha256(),
         _opener=lambda: io.BufferedReader(GeneratedFile(), buffer_size=255 * 1024),
     )  # fmt: skip
     monkeypatch.setattr(
-        store.groups, "get_uploaded_file", lambda group_id, file_id, member=None: generated
+        store.groups, "get_uploaded_file", lambda group_id, file_id, caller=None: generated
     )
 
     status, sha256, size, peak = await measured_download(app, f"/files/{group.group_id}/f", token)

@@ -22,7 +22,7 @@ from graphql_api.settings import Settings
 from groupstore import GroupStore
 from tests.backend import MONGO_URI
 
-from .conftest import BASE_URL, bearer
+from .conftest import BASE_URL, PREFLIGHT, bearer, upload_form
 
 pytestmark = pytest.mark.anyio
 
@@ -124,7 +124,7 @@ async def test_a_page_of_50_groups_with_member_names_costs_2_round_trips_after_a
 
     commands, _ = await _page_of_50(store, counter)
 
-    # authenticate (the key), then one listing and one batched get_users.
+    # authenticate (the key), then one listing: members' names are in the group documents.
     assert len(commands) - AUTHENTICATION <= 2, commands
 
 
@@ -150,3 +150,84 @@ async def test_a_page_of_50_groups_with_member_names_costs_at_most_3_round_trips
     commands, _ = await _page_of_50(store, counter)
 
     assert len(commands) <= 3, commands
+
+
+def _team(store: GroupStore) -> tuple[str, str, str]:
+    """(owner token, owner id, group id) of a fresh group with one file."""
+    owner = store.users.register_user("owner", "pw")
+    workflow = store.workflows.create_workflow("wf")
+    group = store.groups.create_group(workflow.workflow_id, "team", user_id=owner.user_id)
+    return store.users.login_user("owner", "pw").token, owner.user_id, group.group_id
+
+
+def _library_cost(store: GroupStore, counter: Counter, call: Callable[[], object]) -> int:
+    counter.commands.clear()
+    call()
+    return len(counter.commands)
+
+
+async def _gateway_cost(
+    store: GroupStore, counter: Counter, token: str, **request: Any
+) -> list[str]:
+    app = create_app(store=store, settings=Settings())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL
+    ) as client:
+        counter.commands.clear()
+        response = await client.post("/graphql", headers=bearer(token) | PREFLIGHT, **request)
+    body = response.json()
+    assert "errors" not in body, body
+    return list(counter.commands)
+
+
+async def test_a_members_upload_through_the_gateway_costs_what_the_library_call_costs(
+    counted: tuple[GroupStore, Counter],
+) -> None:
+    store, counter = counted
+    token, owner, group_id = _team(store)
+    alone = _library_cost(
+        store, counter, lambda: store.groups.upload_file(group_id, b"x", "a.txt", caller=owner)
+    )
+
+    commands = await _gateway_cost(store, counter, token, files=upload_form(group_id, b"x", "b"))
+
+    assert len(commands) - AUTHENTICATION <= alone, commands
+
+
+async def test_a_rename_through_the_gateway_costs_what_the_library_call_costs(
+    counted: tuple[GroupStore, Counter],
+) -> None:
+    store, counter = counted
+    token, owner, group_id = _team(store)
+    alone = _library_cost(
+        store, counter, lambda: store.groups.update_group(group_id, name="one", caller=owner)
+    )
+    rename = 'mutation($id: ID!) { updateGroup(id: $id, name: "two") { name } }'
+
+    commands = await _gateway_cost(
+        store, counter, token, json={"query": rename, "variables": {"id": group_id}}
+    )
+
+    assert len(commands) - AUTHENTICATION <= alone, commands
+
+
+async def test_a_group_delete_through_the_gateway_costs_what_the_library_call_costs(
+    counted: tuple[GroupStore, Counter],
+) -> None:
+    store, counter = counted
+    token, owner, group_id = _team(store)
+    other = store.groups.create_group(
+        store.groups.get_group(group_id).workflow_id, "other", user_id=owner
+    )
+    for target in (group_id, other.group_id):
+        store.groups.upload_file(target, b"x", "a.txt")
+    alone = _library_cost(
+        store, counter, lambda: store.groups.delete_group(other.group_id, caller=owner)
+    )
+    delete = "mutation($id: ID!) { deleteGroup(id: $id) }"
+
+    commands = await _gateway_cost(
+        store, counter, token, json={"query": delete, "variables": {"id": group_id}}
+    )
+
+    assert len(commands) - AUTHENTICATION <= alone, commands

@@ -12,6 +12,8 @@ CONTRACT_OPERATIONS = {
     "Mutation": {
         "registerUser", "login", "logout", "createWorkflow", "createGroup", "updateGroup",
         "deleteGroup", "uploadFile", "deleteFile",
+        # second round: single-member operations
+        "addMember", "removeMember", "leaveGroup", "transferOwnership",
     },
 }  # fmt: skip
 

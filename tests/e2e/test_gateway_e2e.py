@@ -114,9 +114,10 @@ def test_group_lifecycle_through_the_real_server(gateway, api):
     assert [f["id"] for f in bob.run(FILES, group=group_id)["uploadedFiles"]] == [upload["id"]]
     assert download(url, bob_token).content == content
 
-    # Delete: the group, its listing and its file are gone.
+    # Delete: only the owner may; then the group, its listing and its file are gone.
     assert anonymous.error_code(DELETE_GROUP, id=group_id) == "UNAUTHENTICATED"
-    assert bob.run(DELETE_GROUP, id=group_id) == {"deleteGroup": True}
+    assert bob.error_code(DELETE_GROUP, id=group_id) == "FORBIDDEN"
+    assert alice.run(DELETE_GROUP, id=group_id) == {"deleteGroup": True}
     assert alice.error_code(GROUP, id=group_id) == "UNKNOWN_GROUP"
     assert alice.run(GROUPS, wf=workflow_id)["groups"]["edges"] == []
     assert download(url, alice_token).status_code == 404

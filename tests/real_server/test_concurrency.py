@@ -107,10 +107,6 @@ def test_two_processes_creating_one_name_give_exactly_one_group(store, workflow,
     assert store.db.groups.count_documents({"name": "same"}) == 1
 
 
-@pytest.mark.ferretdb_difference(
-    "a duplicate key caused by an update is reported as InternalError (code 1, "
-    "'UNIQUE constraint failed'), not as DuplicateKeyError 11000",
-)
 def test_sixteen_threads_renaming_to_one_name_leave_exactly_one(store, workflow, owner):
     groups = [
         store.groups.create_group(workflow.workflow_id, f"g{i}", [], {}, user_id=owner.user_id)
@@ -123,11 +119,6 @@ def test_sixteen_threads_renaming_to_one_name_leave_exactly_one(store, workflow,
     assert store.db.groups.count_documents({"name": "target"}) == 1
 
 
-@pytest.mark.ferretdb_difference(
-    "concurrent updates of one document lose writes that were acknowledged "
-    "(FerretDB 1.24 on SQLite); whether a run shows it depends on timing",
-    strict=False,
-)
 def test_concurrent_uploads_and_deletes_on_one_group_stay_consistent(store, workflow, owner):
     group = store.groups.create_group(workflow.workflow_id, "G", [], {}, user_id=owner.user_id)
     uploaded = [
