@@ -40,7 +40,13 @@ OPERATION_ACCESS: dict[str, tuple[str, str]] = {
     "Mutation.transferOwnership": (_group("transfer_ownership"), "transfer_ownership"),
     "Mutation.uploadFile": (_group("upload_file"), "upload_file"),
     "Mutation.deleteFile": (_group("delete_file"), "delete_file"),
+    "Subscription.groupChanged": ("member (re-checked per event)", "get_group"),
+    "Subscription.filesChanged": ("member (re-checked per event)", "get_group"),
     "GET /files/{groupId}/{fileId}": (_group("get_uploaded_file"), "get_uploaded_file"),
+    "GET /files/{groupId}/{fileId}?user=&expires=&sig=": (
+        "whoever holds a signed link of a member, until it expires or they leave",
+        "get_uploaded_file",
+    ),
 }
 
 

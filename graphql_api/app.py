@@ -20,16 +20,18 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 import groupstore
 from graphql_api.context import get_store
 from graphql_api.downloads import download
 from graphql_api.errors import INTERNAL, MASKED_MESSAGE, error_response
+from graphql_api.events import EventBroker, broker_for
 from graphql_api.graphiql import static_routes
 from graphql_api.origin import PublicOrigin
 from graphql_api.schema import build_schema
 from graphql_api.settings import Settings
+from graphql_api.signing import Signer
 from graphql_api.timeouts import Deadlines
 from graphql_api.uploads import PREFLIGHT_HEADERS, BodyLimit
 from graphql_api.view import GatewayGraphQL
@@ -51,6 +53,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/graphql", BodyLimit(view, settings.max_upload_bytes), methods=["GET", "POST"],
               name="graphql"),
+        WebSocketRoute("/graphql", view, name="graphql-ws"),  # subscriptions
         Route("/files/{group_id}/{file_id}", download, methods=["GET", "HEAD"], name="download"),
         Route("/healthz", healthz, methods=["GET", "HEAD"], name="healthz"),
         Route("/readyz", readyz, methods=["GET", "HEAD"], name="readyz"),
@@ -101,8 +104,11 @@ def create_app(
             "connected to the store (database %r on %s)", opened.database_name, opened.server_kind
         )
         try:
+            app.state.events = broker_for(settings.events, opened)
+            await app.state.events.start()  # change streams: fails on servers without them
             yield
         finally:
+            await app.state.events.stop()
             app.state.store = None
             await run_in_threadpool(opened.close)
 
@@ -116,6 +122,8 @@ def create_app(
     )
     app.state.store = store
     app.state.settings = settings
+    app.state.events = EventBroker()  # in memory until the lifespan picks the configured one
+    app.state.signer = Signer.from_settings(settings)
     return app
 
 

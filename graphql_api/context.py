@@ -16,10 +16,12 @@ import strawberry
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 import groupstore
 from graphql_api.auth import require_user
+from graphql_api.events import EventBroker
 from graphql_api.settings import Settings
 
 UserLoader: TypeAlias = DataLoader[str, groupstore.User | None]
@@ -30,7 +32,13 @@ T = TypeVar("T")
 MAX_BATCH_SIZE = 1000
 
 
-def get_store(request: Request) -> groupstore.GroupStore:
+def get_events(connection: Request | WebSocket) -> EventBroker:
+    """The process's event broker (``create_app`` makes it; the lifespan may replace it)."""
+    events: EventBroker = connection.app.state.events
+    return events
+
+
+def get_store(request: Request | WebSocket) -> groupstore.GroupStore:
     """The process's store: injected into ``create_app`` or opened by its lifespan."""
     store: groupstore.GroupStore | None = getattr(request.app.state, "store", None)
     if store is None:
@@ -52,12 +60,15 @@ def batch_loader(
 
 @dataclass
 class Context:
-    request: Request
-    response: Response
+    request: Request | WebSocket
+    response: Response | WebSocket
     store: groupstore.GroupStore
     settings: Settings
     user: groupstore.User | None = None
     token: str | None = None
+    events: EventBroker = field(default_factory=EventBroker)
+    connection_params: dict[str, object] | None = None
+    """WebSocket only: the ``connection_init`` payload (Strawberry sets it)."""
     users: UserLoader = field(init=False)
     workflows: WorkflowLoader = field(init=False)
     files: FilesLoader = field(init=False)

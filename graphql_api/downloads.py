@@ -5,7 +5,8 @@ memory); ``UploadedFile.downloadUrl`` points here. The bytes are read in
 256 KiB pieces by a sync generator, which Starlette runs in the threadpool,
 so memory does not grow with the file and the event loop never blocks.
 
-Checks, in order: API key (401), group exists (404 UNKNOWN_GROUP), caller is
+Checks, in order: API key (401) or a signed URL's signature (403) and expiry
+(401, see ``graphql_api.signing``), group exists (404 UNKNOWN_GROUP), caller is
 a member (403), file exists in that group (404 UNKNOWN_FILE).
 The stream is opened (in the threadpool) before the status is sent, so a
 file whose bytes are gone is a 404 UNKNOWN_FILE, never a truncated 200; the
@@ -30,9 +31,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 import groupstore
-from graphql_api.auth import authenticate, require_user
 from graphql_api.context import get_store
 from graphql_api.errors import GatewayError, HTTPError, error_response, public_error
+from graphql_api.signing import download_caller
 
 PIECE_SIZE = 256 * 1024
 # A byte position longer than this many digits is beyond any file (and int() refuses
@@ -53,10 +54,10 @@ async def download(request: Request) -> Response:
     group_id = request.path_params["group_id"]
     file_id = request.path_params["file_id"]
     try:
-        user = require_user((await authenticate(store, request.headers))[0])
+        user_id = await download_caller(request, store, group_id, file_id)  # Bearer or signed URL
         # One read: the group's existence, the caller's membership, then the file.
         handle = await run_in_threadpool(
-            store.groups.get_uploaded_file, group_id, file_id, caller=user.user_id
+            store.groups.get_uploaded_file, group_id, file_id, caller=user_id
         )
     except HTTPError as exc:
         return exc.response()

@@ -25,6 +25,9 @@ the client's doing and is masked. The gateway adds:
                                literal, introspection while disabled
     BAD_USER_INPUT             a variable's value does not fit its type
     RANGE_NOT_SATISFIABLE      file route: the Range selects nothing (HTTP 416)
+    INVALID_SIGNATURE          file route: a signed URL that was altered or is
+                               malformed (HTTP 403)
+    SIGNATURE_EXPIRED          file route: a signed URL past its expiry (HTTP 401)
     NOT_FOUND                  no such route (HTTP 404)
     METHOD_NOT_ALLOWED         (HTTP 405)
     INTERNAL                   anything unexpected: masked, logged
@@ -56,6 +59,8 @@ HTTP_STATUS: Mapping[str, int] = {
     "DUPLICATE_USER": 409,
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
+    "INVALID_SIGNATURE": 403,
+    "SIGNATURE_EXPIRED": 401,
     "NOT_FOUND": 404,
     "UNKNOWN_USER": 404,
     "UNKNOWN_WORKFLOW": 404,
@@ -95,6 +100,20 @@ class BadRequest(GatewayError):
 
 class PayloadTooLarge(GatewayError):
     code: ClassVar[str] = "PAYLOAD_TOO_LARGE"
+
+
+class InvalidSignature(GatewayError):
+    code: ClassVar[str] = "INVALID_SIGNATURE"
+
+    def __init__(self, message: str = "the link's signature is not valid") -> None:
+        super().__init__(message)
+
+
+class SignatureExpired(GatewayError):
+    code: ClassVar[str] = "SIGNATURE_EXPIRED"
+
+    def __init__(self, message: str = "the link has expired: ask for a new one") -> None:
+        super().__init__(message)
 
 
 class HTTPError(Exception):
@@ -189,6 +208,13 @@ class ErrorCodes(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [_with_code(error) for error in errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Subscriptions: each result is sent before on_operation ends, so code it here.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [_with_code(error) for error in errors]
+        yield
 
 
 def _with_code(error: GraphQLError) -> GraphQLError:

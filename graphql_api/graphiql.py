@@ -68,6 +68,8 @@ _DEFAULT_QUERY = """\
 # then open "Headers" below and enter
 #   {"Authorization": "Bearer <api key>"}
 # (headers are not saved in the browser).
+# Subscriptions (groupChanged, filesChanged) run over a
+# WebSocket that sends the same headers in connection_init.
 
 {
   __typename
@@ -195,7 +197,8 @@ def _csp(inline_script: str, endpoint: str) -> str:
     connect = "'self'"
     origin = _origin(endpoint)
     if origin is not None:
-        connect += f" {origin}"
+        socket_origin = "ws" + origin.removeprefix("http")  # subscriptions: ws:// or wss://
+        connect += f" {origin} {socket_origin}"
     return "; ".join(
         (
             "default-src 'none'",
@@ -218,8 +221,11 @@ def graphiql_html(
 
     Queries are POSTed as ``application/json``; headers entered in GraphiQL's
     headers editor (e.g. ``Authorization: Bearer <key>``) are sent along and
-    not persisted. ``static_prefix`` is where :func:`static_routes` is mounted
-    (change it only when the app is mounted under a path prefix).
+    not persisted. Subscriptions go over a WebSocket (graphql-transport-ws) to
+    the same endpoint, with those headers as the ``connection_init`` payload
+    (the graphql-ws client is part of the vendored GraphiQL bundle).
+    ``static_prefix`` is where :func:`static_routes` is mounted (change it only
+    when the app is mounted under a path prefix).
     """
     prefix = static_prefix.rstrip("/")
     css = _asset_url(prefix, "graphiql.min.css")
@@ -243,7 +249,14 @@ def graphiql_html(
         "use strict";
 {_STORAGE_JS}
         var props = {_script_json(props)};
-        props.fetcher = GraphiQL.createFetcher({_script_json(config)});
+        var config = {_script_json(config)};
+        // Subscriptions: graphql-transport-ws on the same path (ws: or wss: like the page);
+        // GraphiQL's bundled graphql-ws client sends the headers editor's JSON as the
+        // connection_init payload, e.g. {{"Authorization": "Bearer <key>"}}.
+        var socketUrl = new URL(config.url, window.location.href);
+        socketUrl.protocol = socketUrl.protocol === "https:" ? "wss:" : "ws:";
+        config.subscriptionUrl = socketUrl.href;
+        props.fetcher = GraphiQL.createFetcher(config);
         props.storage = storage;
         ReactDOM.createRoot(document.getElementById("graphiql")).render(
           React.createElement(GraphiQL, props)

@@ -11,8 +11,9 @@ an attacker's URL, which a client would then send its API key to. So:
   ``X-Forwarded-Proto`` of those proxies only);
 - else the address the server listens on (the ``Host`` header is ignored).
 
-``PublicOrigin`` rewrites the ASGI scope accordingly, so ``request.url_for``
-everywhere gives the right URL.
+``PublicOrigin`` rewrites the ASGI scope of HTTP requests accordingly, so
+``request.url_for`` everywhere gives the right URL (``downloadUrl``,
+``signedUrl``).
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ class PublicOrigin:
             self.prefix = parts.path.rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
+        # HTTP only: a WebSocket's Host is kept, for the same-origin check of subscriptions
+        # (a browser sends its true Host and Origin; no URL is built on a socket).
+        if scope["type"] == "http":
             scope = dict(scope)
             if self.host is not None:
-                scope["scheme"] = self.scheme if scope["type"] == "http" else _ws(self.scheme)
+                scope["scheme"] = self.scheme
                 scope["headers"] = _with_host(scope["headers"], self.host)
                 # url_for prefixes root_path; routing strips it only when the path has it.
                 scope["root_path"] = self.prefix + scope.get("root_path", "")
@@ -49,10 +52,6 @@ class PublicOrigin:
                 host = None if server is None else _netloc(server)
                 scope["headers"] = _with_host(scope["headers"], host)
         await self.app(scope, receive, send)
-
-
-def _ws(scheme: str | None) -> str:
-    return "wss" if scheme == "https" else "ws"
 
 
 def _netloc(server: tuple[str, int | None]) -> bytes:

@@ -10,6 +10,8 @@ synchronous), and adapts the result.
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
@@ -17,12 +19,15 @@ from starlette.datastructures import UploadFile
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
+from graphql_api.events import Change, ChangeKind
 from graphql_api.limits import Limits, document_guard
 from graphql_api.settings import Settings
+from graphql_api.subscriptions import Subscription
 from graphql_api.types import (
     SCALARS,
     ApiKey,
@@ -119,6 +124,9 @@ class Mutation:
     async def logout(self, info: Info) -> bool:
         info.context.require_user()
         await run_in_threadpool(info.context.store.users.logout_user, info.context.token or "")
+        info.context.events.publish(
+            Change(ChangeKind.SESSION_ENDED, user_id=info.context.require_user().user_id)
+        )
         return True
 
     @strawberry.mutation
@@ -187,6 +195,7 @@ class Mutation:
             members=members,
             caller=info.context.caller,
         )
+        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, id))
         return Group.from_domain(group)
 
     @mutation("Delete the group and its files; owner only.")
@@ -194,6 +203,7 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.delete_group, id, caller=info.context.caller
         )
+        info.context.events.publish(Change(ChangeKind.GROUP_DELETED, id))
         return True
 
     @mutation("Add an active user to the group; owner only. Adding a member again is a no-op.")
@@ -203,6 +213,7 @@ class Mutation:
         group = await run_in_threadpool(
             info.context.store.groups.add_member, group_id, user_id, caller=info.context.caller
         )
+        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation("Remove a member; owner only (the owner leaves only after a transfer).")
@@ -212,6 +223,7 @@ class Mutation:
         group = await run_in_threadpool(
             info.context.store.groups.remove_member, group_id, user_id, caller=info.context.caller
         )
+        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation("The caller leaves the group (the owner must transfer ownership first).")
@@ -219,6 +231,7 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.leave_group, group_id, info.context.caller
         )
+        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return True
 
     @mutation("Make another member the owner; owner only. The old owner stays a member.")
@@ -231,6 +244,7 @@ class Mutation:
             user_id,
             caller=info.context.caller,
         )
+        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation(
@@ -251,6 +265,7 @@ class Mutation:
             )
         finally:
             await file.close()
+        info.context.events.publish(Change(ChangeKind.FILE_UPLOADED, group_id, uploaded.file_id))
         return UploadedFile.from_domain(uploaded)
 
     @mutation("Delete one file of the group; members only.")
@@ -260,11 +275,20 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.delete_file, group_id, file_id, caller=info.context.caller
         )
+        info.context.events.publish(Change(ChangeKind.FILE_DELETED, group_id, file_id))
         return True
 
 
 class GatewaySchema(strawberry.Schema):
     """Logs unexpected errors with their traceback, client errors only at DEBUG."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        # execute() serves plain HTTP, where a subscription would resolve to null:
+        # refuse it there (400); WebSockets run subscriptions through stream().
+        allowed = kwargs.get("allowed_operation_types")
+        if allowed is not None:
+            kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
+        return await super().execute(*args, **kwargs)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -293,6 +317,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(scalar_map=scalars),  # type: ignore[arg-type]
     )

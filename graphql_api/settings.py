@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,8 @@ GiB = 1024**3
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+EVENT_BACKENDS = ("memory", "change-streams")
+MIN_SIGNING_SECRET_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -76,6 +79,17 @@ class Settings:
     """GROUPSTORE_KEEPALIVE_SECONDS: how long an idle kept-alive connection stays open."""
     max_connections: int = 1000
     """GROUPSTORE_MAX_CONNECTIONS: concurrent connections; requests beyond get HTTP 503."""
+    signing_secret: str | None = dataclass_field(default=None, repr=False)
+    """GROUPSTORE_SIGNING_SECRET: the HMAC key of signed download URLs (at least 32
+    characters); every gateway behind one load balancer needs the same one. Unset: a
+    random key per process (links then work only on the process that made them)."""
+    signed_url_ttl_seconds: int = 300
+    """GROUPSTORE_SIGNED_URL_TTL_SECONDS: lifetime of a signed URL when none is asked for."""
+    signed_url_max_ttl_seconds: int = 3600
+    """GROUPSTORE_SIGNED_URL_MAX_TTL_SECONDS: the longest lifetime ``signedUrl`` grants."""
+    events: str = "memory"
+    """GROUPSTORE_EVENTS: how subscriptions learn of changes: ``memory`` (one gateway
+    process) or ``change-streams`` (MongoDB change streams: several processes, a replica set)."""
 
     def __post_init__(self) -> None:
         _check(self.mongo_uri.strip() != "", "MONGO_URI", "must not be empty")
@@ -107,6 +121,22 @@ class Settings:
                 "PUBLIC_URL",
                 f"must be http(s)://host[:port][/path], not {self.public_url!r}",
             )
+        _check(
+            self.signing_secret is None or len(self.signing_secret) >= MIN_SIGNING_SECRET_LENGTH,
+            "SIGNING_SECRET",
+            f"must be at least {MIN_SIGNING_SECRET_LENGTH} characters",
+        )
+        _check(
+            self.signed_url_max_ttl_seconds >= 1, "SIGNED_URL_MAX_TTL_SECONDS", "must be at least 1"
+        )
+        _check(
+            1 <= self.signed_url_ttl_seconds <= self.signed_url_max_ttl_seconds,
+            "SIGNED_URL_TTL_SECONDS",
+            "must be between 1 and GROUPSTORE_SIGNED_URL_MAX_TTL_SECONDS",
+        )
+        _check(
+            self.events in EVENT_BACKENDS, "EVENTS", f"must be one of {', '.join(EVENT_BACKENDS)}"
+        )
 
     @property
     def in_memory(self) -> bool:
@@ -137,6 +167,10 @@ class Settings:
             "request_timeout_seconds": _float,
             "keepalive_seconds": _float,
             "max_connections": _int,
+            "signing_secret": _secret,
+            "signed_url_ttl_seconds": _int,
+            "signed_url_max_ttl_seconds": _int,
+            "events": _lower,
         }
         values: dict[str, Any] = {}
         for field in fields(cls):
@@ -192,6 +226,14 @@ def _str(name: str, raw: str) -> str:
 
 def _upper(name: str, raw: str) -> str:
     return raw.strip().upper()
+
+
+def _lower(name: str, raw: str) -> str:
+    return raw.strip().lower()
+
+
+def _secret(name: str, raw: str) -> str:
+    return raw  # used as given: stripping would silently change the key
 
 
 def _optional_str(name: str, raw: str) -> str | None:

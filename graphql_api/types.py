@@ -21,6 +21,7 @@ from strawberry.scalars import JSON
 import groupstore
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest
+from graphql_api.signing import file_url, get_signer
 from groupstore import parameters_to_list
 
 Long = NewType("Long", int)
@@ -137,6 +138,17 @@ class UploadedFile:
     def download_url(self, info: Info) -> str:
         url = info.context.request.url_for("download", group_id=self.group_id, file_id=str(self.id))
         return str(url)
+
+    @field(
+        "A link that downloads the file with no header (for a browser's `<a href download>`), "
+        "valid for `ttlSeconds` (default and maximum set by the server) and only while the "
+        "caller is a member. Treat it as a secret: whoever holds it can download the file."
+    )
+    def signed_url(self, info: Info, ttl_seconds: int | None = None) -> str:
+        user = info.context.require_user()
+        request = info.context.request
+        params = get_signer(request).sign(self.group_id, str(self.id), user.user_id, ttl_seconds)
+        return file_url(request, self.group_id, str(self.id), params)
 
     @classmethod
     def from_domain(cls, file: groupstore.UploadedFile) -> UploadedFile:

@@ -10,12 +10,13 @@ On top of Strawberry's view it
   a multipart ``map`` of the wrong shape, ...) is a 400 BAD_REQUEST;
 - closes the request's upload spool files when the request ends, whether
   or not a resolver used them (Strawberry leaves them open);
-- serves the offline GraphiQL page of ``graphql_api.graphiql`` (no CDN).
+- serves the offline GraphiQL page of ``graphql_api.graphiql`` (no CDN);
+- authenticates WebSockets (subscriptions) by the ``connection_init`` payload.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter
 from cross_web import HTTPException as StrawberryHTTPException
@@ -26,14 +27,17 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.file_uploads.utils import replace_placeholders_with_files
 from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 import groupstore
 from graphql_api import request_body
 from graphql_api.auth import authenticate
-from graphql_api.context import Context, get_store
+from graphql_api.context import Context, get_events, get_store
 from graphql_api.errors import STATUS_CODE, BadRequest, GatewayError, HTTPError, error_response
 from graphql_api.graphiql import graphiql_html
 from graphql_api.settings import Settings
@@ -49,6 +53,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=True,
+            # Subscriptions: graphql-transport-ws only; the key comes in connection_init.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            allowed_origins=settings.cors_origins,
         )
         self.settings = settings
 
@@ -119,6 +126,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        if isinstance(request, WebSocket):  # authenticated by on_ws_connect
+            return Context(
+                request=request,
+                response=request,
+                store=get_store(request),
+                settings=self.settings,
+                events=get_events(request),
+            )
         assert isinstance(request, Request) and isinstance(response, Response)
         check_csrf(request.headers)
         store = get_store(request)
@@ -137,7 +152,27 @@ class GatewayGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             user=user,
             token=token,
+            events=get_events(request),
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate the socket by ``connection_init``'s ``{"Authorization": "Bearer <key>"}``.
+
+        No key, a malformed one, or one that does not authenticate: closed with 4403.
+        """
+        params = context.connection_params or {}
+        header = next((v for k, v in params.items() if k.lower() == "authorization"), None)
+        if not isinstance(header, str):
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        try:
+            user, token = await authenticate(context.store, {"authorization": header})
+        except HTTPError as exc:
+            raise ConnectionRejectionError({"code": exc.code}) from exc
+        if user is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.user, context.token = user, token
+        context.users.prime(user.user_id, user)
+        return cast("UnsetType", UNSET)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # Strawberry's page loads GraphiQL from a CDN; this one is served by the app.

@@ -7,7 +7,9 @@ with groupstore.connect("mongodb://localhost:27017/groups") as store:
     group = store.groups.create_group(wf.workflow_id, "team-a", user_id=alice.user_id)
 """
 
+from groupstore.changes import Change, ChangeKind
 from groupstore.errors import (
+    ChangeStreamsUnsupportedError,
     ConstraintViolationError,
     DuplicateUserError,
     GroupStoreError,
@@ -62,6 +64,9 @@ __all__ = [
     "ApiKey",
     "Array",
     "Bool",
+    "Change",
+    "ChangeKind",
+    "ChangeStreamsUnsupportedError",
     "ConstraintViolationError",
     "DuplicateUserError",
     "File",

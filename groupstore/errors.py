@@ -17,7 +17,8 @@ stable string ``code`` that the GraphQL gateway sends to clients as
     │   └── UnknownFileError             UNKNOWN_FILE
     ├── UnauthenticatedAccessError       UNAUTHENTICATED
     ├── UnauthorizedAccessError          FORBIDDEN
-    └── StoreUnavailableError            STORE_UNAVAILABLE
+    ├── StoreUnavailableError            STORE_UNAVAILABLE
+    └── ChangeStreamsUnsupportedError    CHANGE_STREAMS_UNSUPPORTED
 
 Errors keep their constructor arguments in ``args`` so that they pickle and
 have a readable ``repr`` (flowserv's errors lose both).
@@ -132,3 +133,13 @@ class StoreUnavailableError(GroupStoreError):
     """Raised when the database cannot be reached within the configured time."""
 
     code: ClassVar[str] = "STORE_UNAVAILABLE"
+
+
+class ChangeStreamsUnsupportedError(GroupStoreError):
+    """Raised by ``watch_changes`` on a server without change streams.
+
+    Change streams need a MongoDB replica set or sharded cluster; a standalone
+    MongoDB, FerretDB and the in-memory store have none.
+    """
+
+    code: ClassVar[str] = "CHANGE_STREAMS_UNSUPPORTED"

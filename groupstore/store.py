@@ -10,6 +10,7 @@ from typing import Any
 
 from groupstore.groups import WorkflowGroupManager
 from groupstore.storage.backend import Storage, server_kind
+from groupstore.storage.changes import ChangeFeed, watch_changes
 from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
 from groupstore.users import DEFAULT_TOKEN_TTL, UserManager
 from groupstore.workflows import WorkflowManager
@@ -49,6 +50,14 @@ class GroupStore:
     def ping(self) -> None:
         """StoreUnavailableError unless the server answers (within the store's timeout)."""
         ping(self.client)
+
+    def watch_changes(self) -> ChangeFeed:
+        """A feed of ``Change`` events from every writer of this database (change streams).
+
+        Iterate it (blocking) and ``close()`` it when done; ChangeStreamsUnsupportedError
+        on servers without change streams (standalone MongoDB, FerretDB, in memory).
+        """
+        return watch_changes(self.db, self.fs.bucket_name)
 
     def close(self) -> None:
         """Close the client and its connection pool."""

@@ -15,6 +15,7 @@ CONTRACT_OPERATIONS = {
         # second round: single-member operations
         "addMember", "removeMember", "leaveGroup", "transferOwnership",
     },
+    "Subscription": {"groupChanged", "filesChanged"},
 }  # fmt: skip
 
 

@@ -135,7 +135,9 @@ def test_page_renders_graphiql_against_the_endpoint_with_the_headers_editor():
         "headers": {"Content-Type": "application/json"},
         "enableIncrementalDelivery": False,
     }
-    assert f"GraphiQL.createFetcher({json.dumps(fetcher)})" in script
+    assert f"var config = {json.dumps(fetcher)};" in script
+    assert "config.subscriptionUrl = socketUrl.href;" in script  # ws(s):// on the same path
+    assert "GraphiQL.createFetcher(config)" in script
     props = json.loads(re.search(r"var props = (\{.*\});", script)[1])  # type: ignore[index]
     assert props["isHeadersEditorEnabled"] is True
     assert props["shouldPersistHeaders"] is False  # API keys are not kept in localStorage
@@ -152,7 +154,9 @@ def test_absolute_endpoint_is_the_only_url_and_is_allowed_by_the_csp():
         endpoint,  # in the fetcher
     ]
     assert parser.csp is not None
-    assert "connect-src 'self' https://api.example.org:8443" in parser.csp
+    assert "connect-src 'self' https://api.example.org:8443 wss://api.example.org:8443" in (
+        parser.csp
+    )
 
 
 def test_endpoint_cannot_break_out_of_the_script():

@@ -1,0 +1,240 @@
+"""Subscriptions in process: the protocol messages, through Starlette's WebSocket test client.
+
+(tests/e2e/test_live_e2e.py runs the main paths against the real server with gql.)
+Every subscription's first message is INITIAL, sent once it listens, so a
+change made after receiving it is always reported.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from groupstore import Group, GroupStore, User
+
+from .conftest import TestClient
+
+FILES_CHANGED = "subscription($g: ID!) { filesChanged(groupId: $g) { kind fileId files { name } } }"
+GROUP_CHANGED = "subscription($g: ID!) { groupChanged(id: $g) { kind group { name } } }"
+PROTOCOL = ["graphql-transport-ws"]
+
+
+@pytest.fixture
+def http(make_app: Any) -> Iterator[TestClient]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with TestClient(make_app()) as client:
+            yield client
+
+
+@contextmanager
+def socket(http: TestClient, token: str) -> Iterator[Any]:
+    with http.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        yield ws
+
+
+def subscribe(ws: Any, query: str, group_id: str, op: str = "1") -> dict[str, Any]:
+    """Start a subscription; its first message (INITIAL, or the error)."""
+    ws.send_json(
+        {"id": op, "type": "subscribe", "payload": {"query": query, "variables": {"g": group_id}}}
+    )
+    message: dict[str, Any] = ws.receive_json()
+    return message
+
+
+def data(message: dict[str, Any]) -> dict[str, Any]:
+    assert message["type"] == "next", message
+    assert "errors" not in message["payload"], message
+    value: dict[str, Any] = next(iter(message["payload"]["data"].values()))
+    return value
+
+
+def graphql(http: TestClient, token: str, query: str, **variables: Any) -> dict[str, Any]:
+    response = http.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body
+
+
+RENAME = "mutation($g: ID!, $name: String) { updateGroup(id: $g, name: $name) { id } }"
+
+
+def upload(http: TestClient, token: str, group_id: str, name: str) -> dict[str, Any]:
+    operations = {
+        "query": "mutation($g: ID!, $f: Upload!) { uploadFile(groupId: $g, file: $f) { id } }",
+        "variables": {"g": group_id, "f": None},
+    }
+    response = http.post(
+        "/graphql",
+        headers={"Authorization": f"Bearer {token}", "GraphQL-Require-Preflight": "1"},
+        files={
+            "operations": (None, json.dumps(operations)),
+            "map": (None, json.dumps({"0": ["variables.f"]})),
+            "0": (name, b"content", "text/plain"),
+        },
+    )
+    uploaded: dict[str, Any] = response.json()["data"]["uploadFile"]
+    return uploaded
+
+
+@pytest.fixture
+def team(store: GroupStore, group: Group, bob: User) -> Group:
+    return store.groups.update_group(group.group_id, members=[group.owner_id, bob.user_id])
+
+
+def test_the_first_message_is_the_state_when_the_subscription_started(
+    http: TestClient, store: GroupStore, team: Group, member_token: str
+) -> None:
+    store.groups.upload_file(team.group_id, b"x", "before.txt")
+    with socket(http, member_token) as ws:
+        first = data(subscribe(ws, FILES_CHANGED, team.group_id))
+
+    assert first == {"kind": "INITIAL", "fileId": None, "files": [{"name": "before.txt"}]}
+
+
+def test_files_changed_skips_a_rename_and_reports_the_next_upload(
+    http: TestClient, team: Group, member_token: str, outsider_token: str
+) -> None:
+    with socket(http, member_token) as ws:
+        subscribe(ws, FILES_CHANGED, team.group_id)
+        graphql(http, member_token, RENAME, g=team.group_id, name="renamed")
+        uploaded = upload(http, outsider_token, team.group_id, "new.txt")
+
+        message = data(ws.receive_json())
+
+    assert message == {
+        "kind": "FILE_UPLOADED",
+        "fileId": uploaded["id"],
+        "files": [{"name": "new.txt"}],
+    }
+
+
+def test_a_deleted_file_is_reported_with_the_files_left(
+    http: TestClient, store: GroupStore, team: Group, member_token: str, outsider_token: str
+) -> None:
+    kept = store.groups.upload_file(team.group_id, b"k", "kept.txt")
+    gone = store.groups.upload_file(team.group_id, b"g", "gone.txt")
+    with socket(http, member_token) as ws:
+        subscribe(ws, FILES_CHANGED, team.group_id)
+        graphql(
+            http,
+            outsider_token,
+            "mutation($g: ID!, $f: ID!) { deleteFile(groupId: $g, fileId: $f) }",
+            g=team.group_id,
+            f=gone.file_id,
+        )
+
+        message = data(ws.receive_json())
+
+    assert message == {
+        "kind": "FILE_DELETED",
+        "fileId": gone.file_id,
+        "files": [{"name": kept.name}],
+    }
+
+
+def test_deleting_the_group_ends_both_subscriptions(
+    http: TestClient, team: Group, member_token: str, outsider_token: str
+) -> None:
+    with socket(http, member_token) as ws:
+        subscribe(ws, GROUP_CHANGED, team.group_id, op="g")
+        subscribe(ws, FILES_CHANGED, team.group_id, op="f")
+        graphql(http, member_token, "mutation($g: ID!) { deleteGroup(id: $g) }", g=team.group_id)
+
+        messages = [ws.receive_json() for _ in range(3)]
+
+    assert {
+        "id": "g",
+        "type": "next",
+        "payload": {"data": {"groupChanged": {"kind": "GROUP_DELETED", "group": None}}},
+    } in messages
+    assert {"id": "g", "type": "complete"} in messages
+    assert {"id": "f", "type": "complete"} in messages
+
+
+@pytest.mark.parametrize(
+    ("group_id", "code"),
+    [
+        pytest.param("no-such-group", "UNKNOWN_GROUP", id="unknown"),
+        pytest.param(None, "FORBIDDEN", id="non-member"),
+    ],
+)
+def test_a_subscription_to_a_group_one_cannot_read_is_refused(
+    http: TestClient, group: Group, outsider_token: str, group_id: str | None, code: str
+) -> None:
+    with socket(http, outsider_token) as ws:
+        refused = subscribe(ws, FILES_CHANGED, group_id or group.group_id)
+        done = ws.receive_json()
+
+    assert refused["payload"]["errors"][0]["extensions"]["code"] == code
+    assert done == {"id": "1", "type": "complete"}
+
+
+def test_a_key_ended_elsewhere_closes_the_socket_at_the_next_event(
+    http: TestClient, store: GroupStore, team: Group, member_token: str, outsider_token: str
+) -> None:
+    with socket(http, member_token) as ws:
+        subscribe(ws, GROUP_CHANGED, team.group_id)
+        store.users.logout_user(member_token)  # as another gateway process would: no event here
+        upload(http, outsider_token, team.group_id, "x.txt")
+
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+
+    assert closed.value.code == 4401
+
+
+def test_another_users_logout_leaves_the_socket_open(
+    http: TestClient, team: Group, member_token: str, outsider_token: str
+) -> None:
+    with socket(http, member_token) as ws:
+        subscribe(ws, GROUP_CHANGED, team.group_id)
+        graphql(http, outsider_token, "mutation { logout }")
+        graphql(http, member_token, RENAME, g=team.group_id, name="still")
+
+        message = data(ws.receive_json())
+
+    assert message == {"kind": "GROUP_UPDATED", "group": {"name": "still"}}
+
+
+def test_a_closed_socket_leaves_no_subscription_behind(
+    http: TestClient, team: Group, member_token: str
+) -> None:
+    with socket(http, member_token) as ws:
+        subscribe(ws, GROUP_CHANGED, team.group_id, op="a")
+        subscribe(ws, FILES_CHANGED, team.group_id, op="b")
+        assert http.app.state.events.subscriptions == 2  # type: ignore[attr-defined]
+
+    assert http.app.state.events.subscriptions == 0  # type: ignore[attr-defined]
+
+
+def test_change_stream_events_refuse_to_start_without_change_streams() -> None:
+    from graphql_api.app import create_app
+    from graphql_api.settings import Settings
+    from groupstore import ChangeStreamsUnsupportedError
+
+    app = create_app(settings=Settings(mongo_uri="mongomock://", events="change-streams"))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(ChangeStreamsUnsupportedError), TestClient(app):
+            pass
+
+
+def test_a_subscription_over_plain_http_is_a_bad_request(http: TestClient, group: Group) -> None:
+    response = http.post("/graphql", json={"query": FILES_CHANGED, "variables": {"g": "x"}})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
