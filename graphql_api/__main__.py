@@ -1,18 +1,25 @@
 """``python -m graphql_api`` / ``groupstore-gateway``: serve the gateway with uvicorn.
 
 python -m graphql_api                   # host and port from GROUPSTORE_HOST / _PORT
+python -m graphql_api --host 0.0.0.0 --port 9000
 python -m graphql_api --print-schema    # the SDL, as committed in schema.graphql
+
+A database that does not answer at start-up stops the server with one line
+on stderr and exit status 1 (not a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import dataclasses
+import os
 import sys
 from typing import Any
 
 import uvicorn
 
+import groupstore
+from graphql_api.observability import configure_logging
 from graphql_api.settings import Settings, SettingsError
 from graphql_api.timeouts import protocol_class
 
@@ -25,7 +32,18 @@ def print_schema() -> None:
     sys.stdout.write(str(build_schema()) + "\n")
 
 
-def main(argv: list[str] | None = None) -> None:
+def check_store(settings: Settings) -> str | None:
+    """Why the store cannot be used (one line), or None when it answers."""
+    if settings.in_memory:
+        return None
+    try:
+        groupstore.connect(settings.mongo_uri, settings.database).close()
+    except groupstore.GroupStoreError as exc:
+        return str(exc)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="groupstore-gateway",
         description="Serve the groupstore GraphQL gateway. Settings: GROUPSTORE_* variables.",
@@ -33,28 +51,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--print-schema", action="store_true", help="print the schema's SDL and exit"
     )
+    parser.add_argument("--host", help="interface to listen on (default: GROUPSTORE_HOST)")
+    parser.add_argument("--port", type=int, help="TCP port (default: GROUPSTORE_PORT)")
     args = parser.parse_args(argv)
     if args.print_schema:
         print_schema()
-        return
+        return 0
     try:
         settings = Settings.from_env()
+        overrides = {"host": args.host, "port": args.port}
+        settings = dataclasses.replace(
+            settings, **{k: v for k, v in overrides.items() if v is not None}
+        )
     except SettingsError as exc:
         parser.exit(2, f"groupstore-gateway: invalid setting: {exc}\n")
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
+    problem = check_store(settings)
+    if problem is not None:
+        print(f"groupstore-gateway: cannot start: {problem}", file=sys.stderr)
+        return 1
+    # The server processes read the settings from the environment: pass the overrides on.
+    os.environ["GROUPSTORE_HOST"], os.environ["GROUPSTORE_PORT"] = settings.host, str(settings.port)
     # The factory reads the same environment in the server process, so the
     # import string also works with uvicorn's --workers and --reload.
     uvicorn.run(APP_FACTORY, factory=True, **server_options(settings))
+    return 0
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options from the settings: address, timeouts, connection bound, proxies."""
+    """uvicorn's options from the settings: address, logging, timeouts, connections, proxies."""
     return {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
+        "log_config": None,  # configure_logging did it (text or JSON)
+        "access_log": False,  # graphql_api.access writes one line per request instead
         # h11 with a request-head timeout (uvicorn has none of its own).
         "http": protocol_class(settings.header_timeout_seconds),
         "timeout_keep_alive": settings.keepalive_seconds,
@@ -66,4 +97,4 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

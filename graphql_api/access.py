@@ -13,6 +13,7 @@ from groupstore import ACCESS_RULES
 
 ANYONE = "anyone"
 USER = "user (logged in)"
+ADMIN = "administrator"
 
 
 def _group(method: str) -> str:
@@ -27,10 +28,24 @@ OPERATION_ACCESS: dict[str, tuple[str, str]] = {
     "Query.group": (_group("get_group"), "get_group"),
     "Query.groups": (_group("list_groups_page"), "list_groups_page"),
     "Query.uploadedFiles": (_group("list_uploaded_files"), "list_uploaded_files"),
-    "Mutation.registerUser": (ANYONE, "UserManager.register_user"),
-    "Mutation.login": (ANYONE, "UserManager.login_user"),
+    "Query.users": (USER + "; ids and names only", "UserManager.list_users_page"),
+    "Mutation.registerUser": (
+        ANYONE + " (administrators when GROUPSTORE_OPEN_REGISTRATION=false)",
+        "UserManager.register_user",
+    ),
+    "Mutation.login": (ANYONE + " (throttled after failures)", "UserManager.login_user"),
     "Mutation.logout": (USER, "UserManager.logout_user"),
-    "Mutation.createWorkflow": (USER, "WorkflowManager.create_workflow"),
+    "Mutation.activateUser": (
+        "whoever holds the activation token",
+        "UserManager.activate_user_with_token",
+    ),
+    "Mutation.requestPasswordReset": (
+        ANYONE + " (same answer for unknown names)",
+        "UserManager.request_password_reset",
+    ),
+    "Mutation.resetPassword": ("whoever holds the reset token", "UserManager.reset_password"),
+    "Mutation.changePassword": (USER + " (with the old password)", "UserManager.change_password"),
+    "Mutation.createWorkflow": (ADMIN, "WorkflowManager.create_workflow"),
     "Mutation.createGroup": (_group("create_group"), "create_group"),
     "Mutation.updateGroup": (_group("update_group"), "update_group"),
     "Mutation.deleteGroup": (_group("delete_group"), "delete_group"),

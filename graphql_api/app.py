@@ -28,6 +28,7 @@ from graphql_api.downloads import download
 from graphql_api.errors import INTERNAL, MASKED_MESSAGE, error_response
 from graphql_api.events import EventBroker, broker_for
 from graphql_api.graphiql import static_routes
+from graphql_api.observability import Observability
 from graphql_api.origin import PublicOrigin
 from graphql_api.schema import build_schema
 from graphql_api.settings import Settings
@@ -49,7 +50,8 @@ def create_app(
 ) -> Starlette:
     """The ASGI app; with ``store`` injected, the lifespan neither opens nor closes one."""
     settings = settings or Settings.from_env()
-    view = GatewayGraphQL(build_schema(settings), settings)
+    observe = Observability(settings)  # request ids, access log, metrics (observability.py)
+    view = GatewayGraphQL(observe.instrument_schema(build_schema(settings)), settings)
     routes: list[BaseRoute] = [
         Route("/graphql", BodyLimit(view, settings.max_upload_bytes), methods=["GET", "POST"],
               name="graphql"),
@@ -60,9 +62,11 @@ def create_app(
     ]  # fmt: skip
     if settings.graphiql:
         routes.extend(static_routes())  # GraphiQL's assets, served locally
+    routes.extend(observe.routes())
     middleware = [
-        # Outermost: bound how long a request may take to arrive and be answered,
-        # then fix the origin URLs are built on (never the client's Host header).
+        *observe.middleware(),
+        # Bound how long a request may take to arrive and be answered, then fix the
+        # origin URLs are built on (never the client's Host header).
         Middleware(
             Deadlines,
             body_timeout=settings.body_timeout_seconds,
@@ -98,10 +102,17 @@ def create_app(
             settings.mongo_uri,
             settings.database,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
+            policy=settings.account_policy(),
+            sender=settings.token_sender(),
         )
-        app.state.store = opened
+        app.state.store = observe.store(opened)
         logger.info(
             "connected to the store (database %r on %s)", opened.database_name, opened.server_kind
+        )
+        logger.info(
+            "password hashing uses at most %d MiB (%d at once)",
+            opened.users.policy.memory_ceiling_bytes // 2**20,
+            opened.users.policy.hash_concurrency,
         )
         try:
             app.state.events = broker_for(settings.events, opened)
@@ -120,7 +131,7 @@ def create_app(
         # (an outer limit would also answer /graphql's 413s in plain text).
         exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _internal},
     )
-    app.state.store = store
+    app.state.store = observe.store(store)
     app.state.settings = settings
     app.state.events = EventBroker()  # in memory until the lifespan picks the configured one
     app.state.signer = Signer.from_settings(settings)

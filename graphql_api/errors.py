@@ -6,8 +6,9 @@ logged with its traceback and masked as ``"Unexpected error."`` / ``INTERNAL``.
 Library errors keep their own ``code`` (see ``groupstore.errors``):
 CONSTRAINT_VIOLATION, INVALID_PARAMETER, INVALID_ARGUMENT, DUPLICATE_USER,
 NOT_FOUND, UNKNOWN_USER, UNKNOWN_WORKFLOW, UNKNOWN_GROUP, UNKNOWN_FILE,
-UNAUTHENTICATED, FORBIDDEN, STORE_UNAVAILABLE (with a generic message: the
-driver's names hosts). The bare ``GroupStoreError`` (STORE_ERROR) is not
+UNAUTHENTICATED, FORBIDDEN, TOO_MANY_REQUESTS (with ``extensions.retryAfter``
+and a ``Retry-After`` header, in seconds), STORE_UNAVAILABLE (with a generic
+message: the driver's names hosts). The bare ``GroupStoreError`` (STORE_ERROR) is not
 the client's doing and is masked. The gateway adds:
 
     UNAUTHENTICATED            (the library's) no key where one is needed; a
@@ -70,6 +71,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "REQUEST_TIMEOUT": 408,
     "PAYLOAD_TOO_LARGE": 413,
     "RANGE_NOT_SATISFIABLE": 416,
+    "TOO_MANY_REQUESTS": 429,
     INTERNAL: 500,
     "STORE_UNAVAILABLE": 503,
 }
@@ -81,6 +83,7 @@ STATUS_CODE: Mapping[int, str] = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
+    429: "TOO_MANY_REQUESTS",
 }
 
 
@@ -208,6 +211,7 @@ class ErrorCodes(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [_with_code(error) for error in errors]
+            _set_retry_after(self.execution_context.context, errors)
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         # Subscriptions: each result is sent before on_operation ends, so code it here.
@@ -215,6 +219,21 @@ class ErrorCodes(SchemaExtension):
         if errors:
             result.errors = [_with_code(error) for error in errors]
         yield
+
+
+def _retry_after(error: GraphQLError) -> int | None:
+    original = error.original_error
+    if isinstance(original, groupstore.TooManyRequestsError):
+        return original.retry_after
+    return None
+
+
+def _set_retry_after(context: Any, errors: list[GraphQLError]) -> None:
+    """The ``Retry-After`` header for throttled fields: the longest wait among them."""
+    waits = [wait for wait in map(_retry_after, errors) if wait is not None]
+    response = getattr(context, "response", None)
+    if waits and response is not None:
+        response.headers["Retry-After"] = str(max(waits))
 
 
 def _with_code(error: GraphQLError) -> GraphQLError:
@@ -229,8 +248,12 @@ def _with_code(error: GraphQLError) -> GraphQLError:
             extensions={"code": INTERNAL},
         )
     code, message = found
+    extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
+    retry_after = _retry_after(error)
+    if retry_after is not None:
+        extensions["retryAfter"] = retry_after
     if message == error.message:
-        error.extensions = {**(error.extensions or {}), "code": code}
+        error.extensions = extensions
         return error
     return GraphQLError(
         message,
@@ -238,5 +261,5 @@ def _with_code(error: GraphQLError) -> GraphQLError:
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={**(error.extensions or {}), "code": code},
+        extensions=extensions,
     )

@@ -6,6 +6,10 @@ library decides (``groupstore.ACCESS_RULES``: anyone sees a group's summary,
 members its contents and files, the owner manages it). Each resolver unpacks
 its arguments, calls one library method in the threadpool (the library is
 synchronous), and adapts the result.
+
+Accounts (registerUser, login, logout, users, tokens, passwords) live in
+``graphql_api.accounts``; their root types are merged into these. Who may
+call each operation: ``graphql_api.access`` (the README's table).
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from starlette.datastructures import UploadFile
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from graphql_api.accounts import AccountMutation, AccountQuery
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
 from graphql_api.events import Change, ChangeKind
@@ -30,7 +36,6 @@ from graphql_api.settings import Settings
 from graphql_api.subscriptions import Subscription
 from graphql_api.types import (
     SCALARS,
-    ApiKey,
     Group,
     GroupConnection,
     UploadedFile,
@@ -110,26 +115,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @mutation("A new, active user.")
-    async def register_user(self, info: Info, username: str, password: str) -> User:
-        user = await run_in_threadpool(info.context.store.users.register_user, username, password)
-        return User.from_domain(user)
-
-    @mutation("A new API key; UNKNOWN_USER for a wrong name or password.")
-    async def login(self, info: Info, username: str, password: str) -> ApiKey:
-        key = await run_in_threadpool(info.context.store.users.login_user, username, password)
-        return ApiKey.from_domain(key)
-
-    @mutation("End the session of the API key this request carries.")
-    async def logout(self, info: Info) -> bool:
-        info.context.require_user()
-        await run_in_threadpool(info.context.store.users.logout_user, info.context.token or "")
-        info.context.events.publish(
-            Change(ChangeKind.SESSION_ENDED, user_id=info.context.require_user().user_id)
-        )
-        return True
-
-    @strawberry.mutation
+    @mutation("A new workflow; administrators only (FORBIDDEN).")
     async def create_workflow(
         self,
         info: Info,
@@ -140,7 +126,7 @@ class Mutation:
         identifier: strawberry.ID | None = None,
         engine_config: JSON | None = None,
     ) -> Workflow:
-        info.context.require_user()
+        user = info.context.require_user()
         workflow = await run_in_threadpool(
             info.context.store.workflows.create_workflow,
             name,
@@ -149,6 +135,7 @@ class Mutation:
             parameters=parameters,
             identifier=identifier,
             engine_config=engine_config,
+            caller=user.user_id,
         )
         return Workflow.from_domain(workflow)
 
@@ -315,8 +302,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # The Upload scalar refuses literals and non-file values (they reached resolvers before).
     scalars = {**SCALARS, UploadFile: StrictUpload}
     return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, AccountQuery)),
+        mutation=merge_types("Mutation", (AccountMutation, Mutation)),
         subscription=Subscription,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(scalar_map=scalars),  # type: ignore[arg-type]

@@ -9,13 +9,15 @@ variable, so a typo stops the server at start-up instead of at first use.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from dataclasses import field as dataclass_field
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 from urllib.parse import urlsplit
+
+import groupstore
 
 ENV_PREFIX = "GROUPSTORE_"
 GiB = 1024**3
@@ -25,6 +27,8 @@ _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 EVENT_BACKENDS = ("memory", "change-streams")
 MIN_SIGNING_SECRET_LENGTH = 32
+_SMTP_TLS = ("starttls", "ssl", "none")
+_LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -90,6 +94,51 @@ class Settings:
     events: str = "memory"
     """GROUPSTORE_EVENTS: how subscriptions learn of changes: ``memory`` (one gateway
     process) or ``change-streams`` (MongoDB change streams: several processes, a replica set)."""
+    # Accounts. GROUPSTORE_ADMINS is read by groupstore.connect itself.
+    open_registration: bool = True
+    """GROUPSTORE_OPEN_REGISTRATION: anyone may ``registerUser`` (else administrators only)."""
+    require_verification: bool = False
+    """GROUPSTORE_REQUIRE_VERIFICATION: new users stay inactive until ``activateUser(token)``."""
+    password_min_length: int = 8
+    """GROUPSTORE_PASSWORD_MIN_LENGTH: the shortest password accepted."""
+    argon2_time_cost: int = 3
+    """GROUPSTORE_ARGON2_TIME_COST: Argon2id iterations."""
+    argon2_memory_kib: int = 64 * 1024
+    """GROUPSTORE_ARGON2_MEMORY_KIB: Argon2id memory per hash, in KiB."""
+    argon2_parallelism: int = 4
+    """GROUPSTORE_ARGON2_PARALLELISM: Argon2id lanes (threads) per hash."""
+    hash_concurrency: int = 2
+    """GROUPSTORE_HASH_CONCURRENCY: most password hashes at once (memory: this x memory cost)."""
+    hash_wait_seconds: float = 10.0
+    """GROUPSTORE_HASH_WAIT_SECONDS: how long a login waits for a hashing slot."""
+    login_failures_per_user: int = 10
+    """GROUPSTORE_LOGIN_FAILURES_PER_USER: failed logins per user name and window (0: no limit)."""
+    login_failures_per_address: int = 100
+    """GROUPSTORE_LOGIN_FAILURES_PER_ADDRESS: failed logins per client address and window."""
+    login_failure_window_seconds: int = 60
+    """GROUPSTORE_LOGIN_FAILURE_WINDOW_SECONDS: the window those limits count in."""
+    activation_token_ttl_seconds: int = 2 * 24 * 60 * 60
+    """GROUPSTORE_ACTIVATION_TOKEN_TTL_SECONDS: lifetime of an activation token."""
+    reset_token_ttl_seconds: int = 60 * 60
+    """GROUPSTORE_RESET_TOKEN_TTL_SECONDS: lifetime of a password reset token."""
+    smtp_host: str | None = None
+    """GROUPSTORE_SMTP_HOST: mail tokens through this server (unset: tokens go to the log)."""
+    smtp_port: int = 587
+    """GROUPSTORE_SMTP_PORT: the SMTP server's port."""
+    smtp_from: str = "groupstore@localhost"
+    """GROUPSTORE_SMTP_FROM: the sender address of token mails."""
+    smtp_username: str | None = None
+    """GROUPSTORE_SMTP_USERNAME: SMTP login (none: no authentication)."""
+    smtp_password: str | None = None
+    """GROUPSTORE_SMTP_PASSWORD: SMTP password."""
+    smtp_tls: str = "starttls"
+    """GROUPSTORE_SMTP_TLS: starttls, ssl or none."""
+    log_format: str = "text"
+    """GROUPSTORE_LOG_FORMAT: ``text`` (for people) or ``json`` (one object per line)."""
+    metrics: bool = False
+    """GROUPSTORE_METRICS: serve Prometheus metrics on ``GET /metrics``."""
+    otel: bool = False
+    """GROUPSTORE_OTEL: OpenTelemetry tracing of requests (needs the ``otel`` extra)."""
 
     def __post_init__(self) -> None:
         _check(self.mongo_uri.strip() != "", "MONGO_URI", "must not be empty")
@@ -137,6 +186,56 @@ class Settings:
         _check(
             self.events in EVENT_BACKENDS, "EVENTS", f"must be one of {', '.join(EVENT_BACKENDS)}"
         )
+        for name in (
+            "password_min_length", "argon2_time_cost", "argon2_parallelism", "hash_concurrency",
+            "login_failure_window_seconds", "activation_token_ttl_seconds",
+            "reset_token_ttl_seconds",
+        ):  # fmt: skip
+            _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
+        _check(
+            self.argon2_memory_kib >= 8 * self.argon2_parallelism,
+            "ARGON2_MEMORY_KIB",
+            "must be at least 8 x GROUPSTORE_ARGON2_PARALLELISM",
+        )
+        _check(
+            0 <= self.hash_wait_seconds <= 3600, "HASH_WAIT_SECONDS", "must be between 0 and 3600"
+        )
+        for name in ("login_failures_per_user", "login_failures_per_address"):
+            _check(getattr(self, name) >= 0, name.upper(), "must not be negative")
+        _check(1 <= self.smtp_port <= 65535, "SMTP_PORT", "must be between 1 and 65535")
+        _check(self.smtp_tls in _SMTP_TLS, "SMTP_TLS", f"must be one of {', '.join(_SMTP_TLS)}")
+        _check(self.log_format in _LOG_FORMATS, "LOG_FORMAT", "must be text or json")
+
+    def account_policy(self) -> groupstore.AccountPolicy:
+        """The library's account rules from these settings."""
+        return groupstore.AccountPolicy(
+            password_min_length=self.password_min_length,
+            argon2=groupstore.Argon2Parameters(
+                time_cost=self.argon2_time_cost,
+                memory_kib=self.argon2_memory_kib,
+                parallelism=self.argon2_parallelism,
+            ),
+            hash_concurrency=self.hash_concurrency,
+            hash_wait_seconds=self.hash_wait_seconds,
+            login_failures_per_user=self.login_failures_per_user,
+            login_failures_per_address=self.login_failures_per_address,
+            login_failure_window=timedelta(seconds=self.login_failure_window_seconds),
+            activation_token_ttl=timedelta(seconds=self.activation_token_ttl_seconds),
+            reset_token_ttl=timedelta(seconds=self.reset_token_ttl_seconds),
+        )
+
+    def token_sender(self) -> groupstore.TokenSender:
+        """SMTP when ``smtp_host`` is set, else the log."""
+        if not self.smtp_host:
+            return groupstore.LogSender()
+        return groupstore.SmtpSender(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            sender=self.smtp_from,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            tls=cast(Any, self.smtp_tls),
+        )
 
     @property
     def in_memory(self) -> bool:
@@ -171,6 +270,27 @@ class Settings:
             "signed_url_ttl_seconds": _int,
             "signed_url_max_ttl_seconds": _int,
             "events": _lower,
+            "open_registration": _bool,
+            "require_verification": _bool,
+            "password_min_length": _int,
+            "argon2_time_cost": _int,
+            "argon2_memory_kib": _int,
+            "argon2_parallelism": _int,
+            "hash_concurrency": _int,
+            "hash_wait_seconds": _float,
+            "login_failures_per_user": _int,
+            "login_failures_per_address": _int,
+            "login_failure_window_seconds": _int,
+            "activation_token_ttl_seconds": _int,
+            "reset_token_ttl_seconds": _int,
+            "smtp_host": _optional_str,
+            "smtp_port": _int,
+            "smtp_username": _optional_str,
+            "smtp_password": _raw_optional,
+            "smtp_tls": _lower,
+            "log_format": _lower,
+            "metrics": _bool,
+            "otel": _bool,
         }
         values: dict[str, Any] = {}
         for field in fields(cls):
@@ -197,12 +317,10 @@ def _int(name: str, raw: str) -> int:
 
 def _float(name: str, raw: str) -> float:
     try:
-        value = float(raw.strip())
+        return float(raw.strip())
     except ValueError:
         raise SettingsError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from None
-    if not math.isfinite(value):
-        raise SettingsError(f"{ENV_PREFIX}{name} must be a finite number, not {raw!r}")
-    return value
+    # nan and inf are refused by each setting's range check
 
 
 def _list(name: str, raw: str) -> tuple[str, ...]:
@@ -234,6 +352,10 @@ def _lower(name: str, raw: str) -> str:
 
 def _secret(name: str, raw: str) -> str:
     return raw  # used as given: stripping would silently change the key
+
+
+def _raw_optional(name: str, raw: str) -> str | None:
+    return raw or None  # a password is used exactly as given
 
 
 def _optional_str(name: str, raw: str) -> str | None:

@@ -73,6 +73,9 @@ class User:
     username: str
     active: bool
     created_at: datetime
+    is_admin: bool = strawberry.field(
+        description="Administrators create workflows and activate other users."
+    )
 
     @classmethod
     def from_domain(cls, user: groupstore.User) -> User:
@@ -81,6 +84,7 @@ class User:
             username=user.username,
             active=user.active,
             created_at=user.created_at,
+            is_admin=user.is_admin,
         )
 
 

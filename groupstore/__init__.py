@@ -16,6 +16,7 @@ from groupstore.errors import (
     InvalidArgumentError,
     InvalidParameterError,
     StoreUnavailableError,
+    TooManyRequestsError,
     UnauthenticatedAccessError,
     UnauthorizedAccessError,
     UnknownFileError,
@@ -51,17 +52,21 @@ from groupstore.parameters import (
     parameter_from_dict,
     parameters_to_list,
 )
+from groupstore.passwords import Argon2Parameters
 from groupstore.repair import RepairReport, repair
+from groupstore.senders import LogSender, RecordingSender, SmtpSender, TokenMessage, TokenSender
 from groupstore.store import GroupStore, connect
-from groupstore.users import UserManager
+from groupstore.users import AccountPolicy, UserManager, UserPage
 from groupstore.workflows import WorkflowManager
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place: pyproject.toml reads it (dynamic version)
 
 __all__ = [
     "ACCESS_RULES",
+    "AccountPolicy",
     "Actor",
     "ApiKey",
+    "Argon2Parameters",
     "Array",
     "Bool",
     "Change",
@@ -80,15 +85,21 @@ __all__ = [
     "Int",
     "InvalidArgumentError",
     "InvalidParameterError",
+    "LogSender",
     "Member",
     "Option",
     "Parameter",
     "RangeConstraint",
     "Record",
+    "RecordingSender",
     "RepairReport",
     "Select",
+    "SmtpSender",
     "StoreUnavailableError",
     "String",
+    "TokenMessage",
+    "TokenSender",
+    "TooManyRequestsError",
     "UnauthenticatedAccessError",
     "UnauthorizedAccessError",
     "UnknownFileError",
@@ -99,6 +110,7 @@ __all__ = [
     "UploadedFile",
     "User",
     "UserManager",
+    "UserPage",
     "Workflow",
     "WorkflowGroupManager",
     "WorkflowManager",

@@ -17,6 +17,7 @@ stable string ``code`` that the GraphQL gateway sends to clients as
     │   └── UnknownFileError             UNKNOWN_FILE
     ├── UnauthenticatedAccessError       UNAUTHENTICATED
     ├── UnauthorizedAccessError          FORBIDDEN
+    ├── TooManyRequestsError             TOO_MANY_REQUESTS
     ├── StoreUnavailableError            STORE_UNAVAILABLE
     └── ChangeStreamsUnsupportedError    CHANGE_STREAMS_UNSUPPORTED
 
@@ -127,6 +128,22 @@ class UnauthorizedAccessError(GroupStoreError):
 
     def __init__(self, message: str = "not authorized") -> None:
         super().__init__(message)
+
+
+class TooManyRequestsError(GroupStoreError):
+    """Raised when a caller must slow down: too many failed logins, or every hashing slot busy.
+
+    ``retry_after`` is the number of whole seconds after which trying again
+    may succeed (the gateway sends it as the ``Retry-After`` header).
+    """
+
+    code: ClassVar[str] = "TOO_MANY_REQUESTS"
+
+    def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
+        retry_after = max(1, int(retry_after))
+        super().__init__(message or f"too many requests; try again in {retry_after} s")
+        self.args = (retry_after, message)
+        self.retry_after = retry_after
 
 
 class StoreUnavailableError(GroupStoreError):

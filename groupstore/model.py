@@ -30,6 +30,8 @@ class User:
     username: str
     active: bool
     created_at: datetime
+    is_admin: bool = False
+    """Administrators create and delete workflows and activate other users."""
 
 
 @dataclass(frozen=True)

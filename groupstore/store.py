@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
 from groupstore.groups import WorkflowGroupManager
+from groupstore.senders import TokenSender
 from groupstore.storage.backend import Storage, server_kind
 from groupstore.storage.changes import ChangeFeed, watch_changes
 from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
-from groupstore.users import DEFAULT_TOKEN_TTL, UserManager
+from groupstore.users import DEFAULT_TOKEN_TTL, AccountPolicy, UserManager
 from groupstore.workflows import WorkflowManager
 
 DEFAULT_URI = "mongomock://"
@@ -28,13 +29,22 @@ class GroupStore:
     """
 
     def __init__(
-        self, client: Any, storage: Storage, token_ttl: timedelta = DEFAULT_TOKEN_TTL
+        self,
+        client: Any,
+        storage: Storage,
+        token_ttl: timedelta = DEFAULT_TOKEN_TTL,
+        *,
+        admins: Iterable[str] = (),
+        policy: AccountPolicy | None = None,
+        sender: TokenSender | None = None,
     ) -> None:
         self.client = client
         self.storage = storage
         self.db = storage.db
         self.fs = storage.fs
-        self.users = UserManager(storage, token_ttl=token_ttl)
+        self.users = UserManager(
+            storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+        )
         self.workflows = WorkflowManager(storage)
         self.groups = WorkflowGroupManager(storage, users=self.users)
 
@@ -82,6 +92,9 @@ def connect(
     timeout: float = DEFAULT_TIMEOUT,
     token_ttl: timedelta = DEFAULT_TOKEN_TTL,
     client_options: Mapping[str, Any] | None = None,
+    admins: Iterable[str] | None = None,
+    policy: AccountPolicy | None = None,
+    sender: TokenSender | None = None,
 ) -> GroupStore:
     """Connect to MongoDB (or ``mongomock://``, in memory), create indexes, return the store.
 
@@ -91,7 +104,14 @@ def connect(
     answer within ``timeout`` seconds; the same bound applies to later calls.
     ``client_options`` go to ``pymongo.MongoClient`` as they are (TLS files,
     pool sizes, ``event_listeners``...); they win over the URI and ``timeout``.
+    ``admins``: user names that are administrators (now, or when they
+    register); default the comma-separated ``GROUPSTORE_ADMINS``.
+    ``policy`` (password rules, hashing costs, login throttling, token
+    lifetimes) and ``sender`` (how activation and reset tokens reach users)
+    go to the ``UserManager``.
     """
+    if admins is None:
+        admins = os.environ.get("GROUPSTORE_ADMINS", "").split(",")
     uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or DEFAULT_URI
     database = (
         database
@@ -105,7 +125,9 @@ def connect(
         db = client[database]
         ensure_indexes(db, bucket_name="fs")
         storage = Storage.build(db, server_kind(client))
+        return GroupStore(  # promotes the named administrators: one more round trip
+            client, storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+        )
     except BaseException:
         client.close()
         raise
-    return GroupStore(client, storage, token_ttl=token_ttl)

@@ -1,76 +1,266 @@
-"""Users, logins and API keys.
+"""Users, logins, API keys, and the account lifecycle.
 
-Passwords are hashed with Argon2id (argon2-cffi); API keys are random
+Passwords are hashed with Argon2id (argon2-cffi) in a bounded number of
+slots (``groupstore.passwords``); API keys and one-time tokens are random
 256-bit tokens stored only as their SHA-256 digest. Each login issues a new
 key, so logging in again leaves earlier sessions valid until they expire or
 log out (flowserv reused one plain-text key per user).
+
+Failed password checks are counted per user name and per client address in
+MongoDB (``login_failures``), so every gateway process on one database
+shares the count; past the limit a login is refused with
+``TooManyRequestsError`` before any hash is computed.
+
+Administrators (``User.is_admin``) are named by ``admins`` (user names, also
+for users who register later) or promoted with ``promote_user``. Methods
+that take ``caller`` (a user id) enforce the role when it is given; without
+it the caller is trusted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import secrets
+import unicodedata
 import uuid
-from collections.abc import Iterable
-from datetime import timedelta
-from functools import cached_property
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from groupstore.errors import (
     ConstraintViolationError,
+    TooManyRequestsError,
     UnauthenticatedAccessError,
+    UnauthorizedAccessError,
     UnknownUserError,
 )
 from groupstore.model import ApiKey, User
+from groupstore.passwords import (
+    Argon2Parameters,
+    HashingSlots,
+    hash_password,
+    memory_ceiling_bytes,
+    verify_password,
+)
+from groupstore.senders import (
+    ACTIVATE,
+    RESET_PASSWORD,
+    LogSender,
+    TokenMessage,
+    TokenPurpose,
+    TokenSender,
+)
 from groupstore.storage.backend import StorageLike, storage_of
 from groupstore.storage.documents import utc_now
-from groupstore.validation import validate_name
+from groupstore.validation import DEFAULT_PASSWORD_MIN_LENGTH, validate_name, validate_password
+
+log = logging.getLogger("groupstore.accounts")
 
 DEFAULT_TOKEN_TTL = timedelta(hours=24)
-MAX_PASSWORD_LENGTH = 1024  # Argon2 takes any length; this bounds the work a request can cause
+MAX_PAGE_SIZE = 1000
+INVALID_TOKEN = "the token is invalid, already used or expired"
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    """Rules and costs of accounts; every field has a safe default.
+
+    Password hashing holds at most ``hash_concurrency x argon2.memory_kib``
+    KiB at once per process (``memory_ceiling_bytes``: 128 MiB by default).
+    A limit of 0 turns that throttle off.
+    """
+
+    password_min_length: int = DEFAULT_PASSWORD_MIN_LENGTH
+    argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
+    hash_concurrency: int = 2
+    hash_wait_seconds: float = 10.0
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 100
+    login_failure_window: timedelta = timedelta(minutes=1)
+    activation_token_ttl: timedelta = timedelta(days=2)
+    reset_token_ttl: timedelta = timedelta(hours=1)
+
+    def __post_init__(self) -> None:
+        if self.password_min_length < 1:
+            raise ConstraintViolationError("password_min_length must be at least 1")
+        if self.login_failures_per_user < 0 or self.login_failures_per_address < 0:
+            raise ConstraintViolationError("login failure limits must not be negative")
+        for name in ("login_failure_window", "activation_token_ttl", "reset_token_ttl"):
+            if getattr(self, name) <= timedelta(0):
+                raise ConstraintViolationError(f"{name} must be positive")
+        HashingSlots(self.hash_concurrency, self.hash_wait_seconds)  # checks both
+
+    @property
+    def memory_ceiling_bytes(self) -> int:
+        """The most memory password hashing may hold at once in one process."""
+        return memory_ceiling_bytes(self.argon2, self.hash_concurrency)
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One page of ``list_users_page``: (cursor, user) pairs in name order."""
+
+    items: list[tuple[str, User]]
+    has_next_page: bool
 
 
 class UserManager:
-    """Register, activate, list and authenticate users."""
+    """Register, activate, list and authenticate users; reset and change passwords."""
 
     def __init__(
         self,
         db: StorageLike,
         token_ttl: timedelta = DEFAULT_TOKEN_TTL,
         password_hasher: PasswordHasher | None = None,
+        *,
+        policy: AccountPolicy | None = None,
+        sender: TokenSender | None = None,
+        admins: Iterable[str] = (),
     ) -> None:
-        self.users = storage_of(db).users
+        """``admins``: user names that are administrators, now or when they register."""
+        storage = storage_of(db)
+        self.users = storage.users
+        self.tokens = storage.tokens
+        self.failures = storage.failures
         self.token_ttl = token_ttl
-        self.hasher = password_hasher or PasswordHasher()
+        self.policy = policy or AccountPolicy()
+        self.hasher = password_hasher or self.policy.argon2.hasher()
+        self.slots = HashingSlots(self.policy.hash_concurrency, self.policy.hash_wait_seconds)
+        self.sender: TokenSender = sender or LogSender()
+        self.admins = frozenset(_username_key(name.strip()) for name in admins if name.strip())
+        self.clock: Callable[[], datetime] = utc_now
+        self._decoy: tuple[PasswordHasher, str] | None = None
+        if self.admins:
+            self.users.promote(self.users.ids_by_name_keys(sorted(self.admins), admin=True))
 
-    @cached_property
-    def _decoy_hash(self) -> str:
-        # Verified against when the user is unknown, so that a failed login
-        # takes as long whether or not the name exists.
-        return self.hasher.hash(secrets.token_hex(16))
+    # Registration and the account lifecycle
 
     def register_user(self, username: str, password: str, verify: bool = False) -> User:
         """A new user, active unless ``verify``; DuplicateUserError if the name is taken.
 
-        Names are unique regardless of case (``Alice`` and ``alice`` are one
-        account); the name is stored as given, less surrounding whitespace.
-        Passwords are used exactly as given, never stripped.
+        With ``verify`` the user is inactive until activated, and a one-time
+        activation token goes to the sender (for ``activate_user_with_token``).
+        Names are unique regardless of case and compatibility forms (``Alice``,
+        ``ALICE`` and its full-width form are one account); the name is stored as given, in NFC,
+        less surrounding whitespace. Passwords are used exactly as given.
         """
         username = validate_name(username, "user name")
-        _validate_password(password)
+        validate_password(password, self.policy.password_min_length)
+        key = _username_key(username)
         user = User(
-            user_id=uuid.uuid4().hex, username=username, active=not verify, created_at=utc_now()
+            user_id=uuid.uuid4().hex,
+            username=username,
+            active=not verify,
+            created_at=self.clock(),
+            is_admin=key in self.admins,
         )
-        self.users.insert(user, _username_key(username), self.hasher.hash(password))
+        self.users.insert(user, key, self._hash(password))
+        if verify:
+            self._issue(user, ACTIVATE, self.policy.activation_token_ttl)
         return user
 
-    def activate_user(self, user_id: str) -> User:
+    def activate_user(self, user_id: str, caller: str | None = None) -> User:
+        """Activate a user by id: a trusted call, or an administrator's (``caller``)."""
+        self._require_admin(caller, "activate users")
         user = self.users.activate(user_id)
         if user is None:
             raise UnknownUserError(user_id)
+        self.tokens.delete_for_user(user_id, ACTIVATE)
         return user
+
+    def activate_user_with_token(self, token: str) -> User:
+        """Activate the user an activation token was issued to; the token works once.
+
+        UnauthenticatedAccessError for an unknown, used or expired token.
+        """
+        user_id = self._redeem(token, ACTIVATE)
+        user = self.users.activate(user_id)
+        if user is None:
+            raise UnauthenticatedAccessError(INVALID_TOKEN)
+        self.tokens.delete_for_user(user_id, ACTIVATE)
+        return user
+
+    def deactivate_user(self, user_id: str, caller: str | None = None) -> User:
+        """Deactivate a user and end every session and pending token of theirs."""
+        self._require_admin(caller, "deactivate users")
+        user = self.users.set_active(user_id, False)
+        if user is None:
+            raise UnknownUserError(user_id)
+        self.users.delete_keys(user_id)
+        self.tokens.delete_for_user(user_id)
+        return user
+
+    def promote_user(self, user_id: str, caller: str | None = None) -> User:
+        """Make a user an administrator (their current sessions included)."""
+        self._require_admin(caller, "promote users")
+        self.get_user(user_id)
+        self.users.promote([user_id])
+        return self.get_user(user_id)
+
+    def request_password_reset(self, username: str, client_address: str | None = None) -> None:
+        """Send a one-time reset token to an active user of that name, if there is one.
+
+        Answers the same whether or not the name exists (no enumeration).
+        Requests count against the same limits as failed logins, per name and
+        per address, so nobody can flood a user's inbox.
+        """
+        if not isinstance(username, str):
+            raise ConstraintViolationError("user name must be a string")
+        key = _username_key(username.strip())
+        throttle_keys = self._throttle_keys("reset", key, client_address)
+        self._check_throttle(throttle_keys)
+        self._record_failure(throttle_keys)
+        found = self.users.get_credentials(key) if _storable(key) else None
+        if found is not None:
+            self._issue(found[0], RESET_PASSWORD, self.policy.reset_token_ttl)
+
+    def reset_password(self, token: str, password: str) -> User:
+        """Set a new password with a reset token (works once) and end all the user's sessions."""
+        validate_password(password, self.policy.password_min_length)
+        token_hash, user_id = self._find_token(token, RESET_PASSWORD)
+        secret = self._hash(password)  # only for a token that exists: no free hashing
+        if not self.tokens.consume(token_hash, RESET_PASSWORD):
+            raise UnauthenticatedAccessError(INVALID_TOKEN)  # a concurrent use won
+        if not self.users.set_secret(user_id, secret):
+            raise UnauthenticatedAccessError(INVALID_TOKEN)  # deactivated meanwhile
+        self.users.delete_keys(user_id)
+        self.tokens.delete_for_user(user_id, RESET_PASSWORD)
+        return self.get_user(user_id)
+
+    def change_password(
+        self,
+        user_id: str,
+        old_password: str,
+        new_password: str,
+        *,
+        keep_api_key: str | ApiKey | None = None,
+    ) -> User:
+        """Replace the password after checking the old one; ends every other session.
+
+        ``keep_api_key``: the session that asked (it stays valid). A wrong old
+        password raises UnauthorizedAccessError and counts as a failed login.
+        """
+        validate_password(new_password, self.policy.password_min_length)
+        found = self.users.get_secret(user_id)
+        if found is None:
+            raise UnknownUserError(user_id)
+        user, secret = found
+        throttle_keys = self._throttle_keys("user", _username_key(user.username), None)
+        self._check_throttle(throttle_keys)
+        if not isinstance(old_password, str) or not self._verify(secret, old_password):
+            self._record_failure(throttle_keys)
+            raise UnauthorizedAccessError("the old password is wrong")
+        if not self.users.set_secret(user_id, self._hash(new_password)):
+            raise UnknownUserError(user_id)
+        keep = _token(keep_api_key)
+        self.users.delete_keys(user_id, keep=None if keep is None else _key_hash(keep))
+        return user
+
+    # Reading users
 
     def get_user(self, user_id: str, active: bool | None = None) -> User:
         """The user; ``active`` True/False restricts to active/inactive users."""
@@ -89,23 +279,51 @@ class UserManager:
 
     def list_users(self, prefix: str | None = None) -> list[User]:
         """Active users ordered by name, optionally those whose name starts with ``prefix``."""
-        return self.users.list_active(_username_key(prefix) if prefix else None)
+        return self.users.list_active(_prefix_key(prefix))
 
-    def login_user(self, username: str, password: str) -> ApiKey:
-        """A new API key; UnknownUserError for an unknown, inactive user or a wrong password."""
+    def list_users_page(
+        self, prefix: str | None = None, after: str | None = None, first: int = 50
+    ) -> UserPage:
+        """A page of ``list_users``: up to ``first`` users after the cursor ``after`` (one
+        round trip). Cursors are stable when users register meanwhile."""
+        if not 0 <= first <= MAX_PAGE_SIZE:
+            raise ConstraintViolationError(f"page size must be between 0 and {MAX_PAGE_SIZE}")
+        if after is not None and not isinstance(after, str):
+            raise ConstraintViolationError("the cursor must be a string")
+        # One extra row tells whether another page exists, in the same round trip.
+        users = self.users.list_active(_prefix_key(prefix), after=after, limit=first + 1)
+        items = [(_username_key(user.username), user) for user in users[:first]]
+        return UserPage(items=items, has_next_page=len(users) > first)
+
+    # Sessions
+
+    def login_user(
+        self, username: str, password: str, *, client_address: str | None = None
+    ) -> ApiKey:
+        """A new API key; UnknownUserError for an unknown, inactive user or a wrong password.
+
+        Failed attempts are counted per user name and per ``client_address``
+        (when given); past either limit the call raises TooManyRequestsError
+        (with ``retry_after``) without checking the password at all.
+        """
         if not isinstance(username, str) or not isinstance(password, str):
             raise UnknownUserError(str(username))
-        found = self.users.get_credentials(_username_key(username.strip()))
+        key = _username_key(username.strip())
+        throttle_keys = self._throttle_keys("user", key, client_address)
+        self._check_throttle(throttle_keys)
+        found = self.users.get_credentials(key) if _storable(key) else None
         if found is None:
-            self._verify(self._decoy_hash, password)
+            self._verify(self._decoy_hash(), password)  # as slow as for a known name
+            self._record_failure(throttle_keys)
             raise UnknownUserError(username)
         user, secret = found
         if not self._verify(secret, password):
+            self._record_failure(throttle_keys)
             raise UnknownUserError(username)
         if self.hasher.check_needs_rehash(secret):
-            self.users.set_secret(user.user_id, self.hasher.hash(password))
+            self.users.set_secret(user.user_id, self._hash(password))
         token = secrets.token_urlsafe(32)
-        expires_at = utc_now() + self.token_ttl
+        expires_at = self.clock() + self.token_ttl
         self.users.insert_key(_key_hash(token), user, expires_at)
         return ApiKey(token=token, user=user, expires_at=expires_at)
 
@@ -123,27 +341,111 @@ class UserManager:
         if found is None:
             raise UnauthenticatedAccessError()
         user, expires_at = found
-        if expires_at <= utc_now():
+        if expires_at <= self.clock():
             raise UnauthenticatedAccessError("the API key has expired")
         return user
 
+    def is_admin(self, user_id: str) -> bool:
+        """Whether the id names an active administrator (one round trip)."""
+        return self.users.is_admin(user_id)
+
+    # Internals
+
+    def _require_admin(self, caller: str | None, action: str) -> None:
+        if caller is not None and not self.users.is_admin(caller):
+            raise UnauthorizedAccessError(f"only administrators may {action}")
+
+    def _hash(self, password: str) -> str:
+        return hash_password(self.hasher, self.slots, password)
+
     def _verify(self, secret: str, password: str) -> bool:
+        return verify_password(self.hasher, self.slots, secret, password)
+
+    def _decoy_hash(self) -> str:
+        # Verified against when the user is unknown, so that a failed login
+        # takes as long whether or not the name exists.
+        if self._decoy is None or self._decoy[0] is not self.hasher:
+            self._decoy = (self.hasher, self._hash(secrets.token_hex(16)))
+        return self._decoy[1]
+
+    def _throttle_keys(
+        self, kind: str, username_key: str, client_address: str | None
+    ) -> list[tuple[str, int]]:
+        """(counter key, limit) pairs; keys are digests, so no name is stored in clear."""
+        keys = [(f"{kind}:{_digest(username_key)}", self.policy.login_failures_per_user)]
+        if client_address:
+            keys.append((f"addr:{_digest(client_address)}", self.policy.login_failures_per_address))
+        return [(key, limit) for key, limit in keys if limit > 0]
+
+    def _check_throttle(self, keys: list[tuple[str, int]]) -> None:
+        """TooManyRequestsError if any key has ``limit`` failures in the window."""
+        now = self.clock()
+        window = self.policy.login_failure_window
+        since = now - window
+        if not keys:
+            return
+        # One round trip for all keys (see FailureLog.newest for why the sum is enough).
+        newest = self.failures.newest([k for k, _ in keys], since, sum(n for _, n in keys))
+        for key, limit in keys:
+            times = newest[key]
+            if len(times) < limit:
+                continue
+            retry_after = max(1, math.ceil((times[limit - 1] + window - now).total_seconds()))
+            raise TooManyRequestsError(
+                retry_after, f"too many failed attempts; try again in {retry_after} s"
+            )
+
+    def _record_failure(self, keys: list[tuple[str, int]]) -> None:
+        if keys:
+            self.failures.record(
+                [key for key, _ in keys], self.clock(), self.policy.login_failure_window
+            )
+
+    def _issue(self, user: User, purpose: TokenPurpose, ttl: timedelta) -> None:
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        self.tokens.insert(_key_hash(token), user.user_id, purpose, now, now + ttl)
         try:
-            return self.hasher.verify(secret, password)
-        except (VerificationError, InvalidHashError):
-            return False
+            self.sender.send(TokenMessage(user, purpose, token, now + ttl))
+        except Exception:  # a sender must not turn a stored token into a failed call
+            log.exception("the token sender failed (%s for %r)", purpose, user.username)
 
+    def _find_token(self, token: object, purpose: str) -> tuple[str, str]:
+        """(token hash, user id) of a valid token, not yet consumed."""
+        if not isinstance(token, str) or not token:
+            raise UnauthenticatedAccessError(INVALID_TOKEN)
+        token_hash = _key_hash(token)
+        found = self.tokens.find(token_hash, purpose)
+        if found is None:
+            raise UnauthenticatedAccessError(INVALID_TOKEN)
+        user_id, expires_at = found
+        if expires_at <= self.clock():
+            self.tokens.consume(token_hash, purpose)
+            raise UnauthenticatedAccessError(INVALID_TOKEN)
+        return token_hash, user_id
 
-def _validate_password(password: object) -> None:
-    if not isinstance(password, str) or not password.strip():
-        raise ConstraintViolationError("empty password")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ConstraintViolationError(f"password is longer than {MAX_PASSWORD_LENGTH} characters")
+    def _redeem(self, token: object, purpose: str) -> str:
+        """Consume a valid token (one delete: of two concurrent uses one wins); its user id."""
+        token_hash, user_id = self._find_token(token, purpose)
+        if not self.tokens.consume(token_hash, purpose):
+            raise UnauthenticatedAccessError(INVALID_TOKEN)
+        return user_id
 
 
 def _username_key(username: str) -> str:
-    """The case-insensitive form that uniqueness, login and prefix search use."""
-    return username.casefold()
+    """The form that uniqueness, login and prefix search use: NFKC, case-folded.
+
+    Case and compatibility variants (full-width letters, ligatures) map to one key.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+
+
+def _prefix_key(prefix: str | None) -> str | None:
+    if prefix is not None and not isinstance(prefix, str):
+        raise ConstraintViolationError("the prefix must be a string")
+    if prefix and not _storable(prefix):
+        raise ConstraintViolationError("the prefix contains a lone surrogate")
+    return _username_key(prefix) if prefix else None
 
 
 def _token(api_key: object) -> str | None:
@@ -153,4 +455,17 @@ def _token(api_key: object) -> str | None:
 
 
 def _key_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _storable(text: str) -> bool:
+    """Whether the text can be sent to the server (BSON refuses lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from groupstore.errors import UnknownWorkflowError
+from groupstore.errors import UnauthorizedAccessError, UnknownWorkflowError
 from groupstore.model import JSON, Workflow
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.backend import StorageLike, storage_of
@@ -15,12 +15,18 @@ from groupstore.validation import validate_identifier, validate_name
 
 
 class WorkflowManager:
-    """Create, read, list and delete workflows."""
+    """Create, read, list and delete workflows.
+
+    Creating and deleting are for administrators: with ``caller`` (a user
+    id) the call raises UnauthorizedAccessError unless that user is an
+    active administrator; without it the caller is trusted.
+    """
 
     def __init__(self, db: StorageLike, fs: Any = None) -> None:
         storage = storage_of(db, fs)
         self.workflows = storage.workflows
         self.groups = storage.groups
+        self.users = storage.users
         self.fs = storage.fs
 
     def create_workflow(
@@ -31,12 +37,15 @@ class WorkflowManager:
         parameters: Any = None,
         identifier: str | None = None,
         engine_config: JSON = None,
+        caller: str | None = None,
     ) -> Workflow:
         """A new workflow; names are unique (ConstraintViolationError).
 
         ``parameters``, ``workflow_spec`` and ``engine_config`` are what a new
-        group of the workflow takes when its creator gives none.
+        group of the workflow takes when its creator gives none. With
+        ``caller``, only administrators may create one (UnauthorizedAccessError).
         """
+        self._require_admin(caller, "create workflows")
         workflow = Workflow(
             workflow_id=validate_identifier(identifier) or uuid.uuid4().hex,
             name=validate_name(name),
@@ -63,16 +72,21 @@ class WorkflowManager:
         """All workflows in creation order."""
         return self.workflows.list()
 
-    def delete_workflow(self, workflow_id: str) -> None:
+    def delete_workflow(self, workflow_id: str, caller: str | None = None) -> None:
         """Delete the workflow, its groups and their files.
 
         The workflow goes first (so no group can be added to it), then the
         group documents, then the bytes: a crash part-way leaves groups of a
         missing workflow or unreferenced GridFS files, which ``repair`` removes.
         """
+        self._require_admin(caller, "delete workflows")
         if not self.workflows.delete(workflow_id):
             raise UnknownWorkflowError(workflow_id)
         group_ids = self.groups.ids_for_workflow(workflow_id)
         if group_ids:
             self.groups.delete_many(group_ids)
             self.fs.delete(self.fs.ids_for_groups(group_ids))
+
+    def _require_admin(self, caller: str | None, action: str) -> None:
+        if caller is not None and not self.users.is_admin(caller):
+            raise UnauthorizedAccessError(f"only administrators may {action}")

@@ -12,6 +12,8 @@ MONGO_URI = os.environ.get("GROUPSTORE_TEST_MONGO_URI")
 # Argon2 at its default cost takes ~64 MiB and ~50 ms per hash; tests register
 # hundreds of users, so they use the cheapest valid parameters.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+# A password that meets the default policy (at least 8 characters), for tests that need any.
+PASSWORD = "test-password"
 
 
 def _server_is_ferretdb() -> bool:

@@ -14,6 +14,7 @@ from groupstore import (
     UnknownWorkflowGroupError,
     WorkflowGroupManager,
 )
+from tests.backend import PASSWORD
 
 
 def make(store, workflow, user, name="G1", **kwargs):
@@ -117,7 +118,7 @@ def test_unknown_member_is_rejected_and_nothing_is_written(store, workflow, alic
 
 
 def test_inactive_member_is_rejected(store, workflow, alice):
-    pending = store.users.register_user("pending", "pw", verify=True)
+    pending = store.users.register_user("pending", PASSWORD, verify=True)
     with pytest.raises(UnknownUserError):
         make(store, workflow, alice, members=[pending.user_id])
     assert group_count(store) == 0

@@ -9,9 +9,7 @@ import pytest
 from bson import ObjectId
 
 from groupstore import repair
-from groupstore.cli import main
 from groupstore.storage.documents import utc_now
-from tests.backend import MONGO_URI
 
 NOW = timedelta(0)
 
@@ -102,22 +100,7 @@ def test_repair_reports_progress(store, group):
     assert any("GridFS files" in m for m in messages)
 
 
-@pytest.mark.real_server  # the command opens its own connection; in memory, stores are private
-def test_repair_command_removes_orphans(store, group, capsys):
-    orphan_bytes(store)
-    args = ["repair", "--uri", MONGO_URI, "--database", store.db.name, "--grace-minutes", "0"]
-    assert main(args) == 0
-    assert "removed 0 orphan groups, 1 orphan files" in capsys.readouterr().out
-    assert store.db["fs.files"].count_documents({}) == 0
-
-
-def test_repair_command_rejects_a_negative_grace(capsys):
-    assert main(["repair", "--uri", "mongomock://", "--grace-minutes", "-1"]) == 2
-
-
-def test_repair_command_reports_an_unreachable_store(capsys):
-    assert main(["repair", "--uri", "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300"]) == 1
-    assert "unavailable" in capsys.readouterr().err
+# The `groupstore repair` command is tested in tests/test_cli_admin.py.
 
 
 def test_repair_leaves_a_long_upload_in_progress_alone(store, group):

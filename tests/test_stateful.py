@@ -24,7 +24,7 @@ from groupstore import (
     UnknownUserError,
     UnknownWorkflowGroupError,
 )
-from tests.backend import CHEAP_HASHER, MONGO_URI, new_store_uri
+from tests.backend import CHEAP_HASHER, MONGO_URI, PASSWORD, new_store_uri
 
 NAMES = st.sampled_from(["a", "b", "c", " a ", "", "   ", "x" * 513])
 FILE_NAMES = st.sampled_from(["f.txt", "g.json", "", "../x", "a/b"])
@@ -53,8 +53,8 @@ class GroupStoreMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
         users = self.store.users
-        self.active = [users.register_user(n, "pw").user_id for n in ("u1", "u2", "u3")]
-        self.inactive = users.register_user("pending", "pw", verify=True).user_id
+        self.active = [users.register_user(n, PASSWORD).user_id for n in ("u1", "u2", "u3")]
+        self.inactive = users.register_user("pending", PASSWORD, verify=True).user_id
         self.workflows = [self.store.workflows.create_workflow(n).workflow_id for n in "AB"]
 
     def teardown(self) -> None:

@@ -13,40 +13,41 @@ from groupstore import (
     UnauthenticatedAccessError,
     UnknownUserError,
 )
+from tests.backend import PASSWORD
 
 
 def test_registered_user_can_log_in_and_authenticate(store):
-    user = store.users.register_user("alice", "pw")
-    key = store.users.login_user("alice", "pw")
+    user = store.users.register_user("alice", PASSWORD)
+    key = store.users.login_user("alice", PASSWORD)
     assert key.user_id == user.user_id
     assert store.users.authenticate(key.token) == user
 
 
 def test_register_strips_the_name(store):
-    assert store.users.register_user("  alice ", "pw").username == "alice"
+    assert store.users.register_user("  alice ", PASSWORD).username == "alice"
 
 
 def test_duplicate_name_is_rejected(store):
-    store.users.register_user("alice", "pw")
+    store.users.register_user("alice", PASSWORD)
     with pytest.raises(DuplicateUserError):
-        store.users.register_user("alice", "other")
+        store.users.register_user("alice", "other-password")
 
 
 def test_names_are_unique_regardless_of_case(store):
-    store.users.register_user("Alice@x.org", "pw")
+    store.users.register_user("Alice@x.org", PASSWORD)
     with pytest.raises(DuplicateUserError):
-        store.users.register_user("alice@X.ORG", "pw")
+        store.users.register_user("alice@X.ORG", PASSWORD)
 
 
 def test_login_ignores_name_case(store):
-    user = store.users.register_user("Alice", "pw")
-    assert store.users.login_user("alice", "pw").user_id == user.user_id
+    user = store.users.register_user("Alice", PASSWORD)
+    assert store.users.login_user("alice", PASSWORD).user_id == user.user_id
 
 
 @pytest.mark.parametrize("name", [None, "  ", "x" * 513])
 def test_invalid_user_name_is_rejected(store, name):
     with pytest.raises(ConstraintViolationError):
-        store.users.register_user(name, "pw")
+        store.users.register_user(name, PASSWORD)
 
 
 @pytest.mark.parametrize("password", [None, "", "   "])
@@ -56,10 +57,10 @@ def test_empty_password_is_rejected(store, password):
 
 
 def test_password_is_used_exactly_as_given(store):
-    store.users.register_user("alice", " pw ")
+    store.users.register_user("alice", f" {PASSWORD} ")
     with pytest.raises(UnknownUserError):
-        store.users.login_user("alice", "pw")
-    assert store.users.login_user("alice", " pw ").token
+        store.users.login_user("alice", PASSWORD)
+    assert store.users.login_user("alice", f" {PASSWORD} ").token
 
 
 def test_password_is_stored_only_as_an_argon2_hash(store):
@@ -70,37 +71,37 @@ def test_password_is_stored_only_as_an_argon2_hash(store):
 
 
 def test_api_key_is_stored_only_as_a_hash(store):
-    store.users.register_user("alice", "pw")
-    key = store.users.login_user("alice", "pw")
+    store.users.register_user("alice", PASSWORD)
+    key = store.users.login_user("alice", PASSWORD)
     stored = list(store.db.api_keys.find())
     assert len(stored) == 1
     assert key.token not in str(stored)
 
 
 def test_api_key_repr_hides_the_token(store):
-    store.users.register_user("alice", "pw")
-    key = store.users.login_user("alice", "pw")
+    store.users.register_user("alice", PASSWORD)
+    key = store.users.login_user("alice", PASSWORD)
     assert key.token not in repr(key)
 
 
-@pytest.mark.parametrize(("name", "password"), [("nobody", "pw"), ("alice", "wrong")])
+@pytest.mark.parametrize(("name", "password"), [("nobody", PASSWORD), ("alice", "wrong-password")])
 def test_failed_login_is_unknown_user(store, name, password):
-    store.users.register_user("alice", "pw")
+    store.users.register_user("alice", PASSWORD)
     with pytest.raises(UnknownUserError):
         store.users.login_user(name, password)
 
 
 def test_inactive_user_cannot_log_in_until_activated(store):
-    user = store.users.register_user("alice", "pw", verify=True)
+    user = store.users.register_user("alice", PASSWORD, verify=True)
     assert not user.active
     with pytest.raises(UnknownUserError):
-        store.users.login_user("alice", "pw")
+        store.users.login_user("alice", PASSWORD)
     assert store.users.activate_user(user.user_id).active
-    assert store.users.authenticate(store.users.login_user("alice", "pw").token).active
+    assert store.users.authenticate(store.users.login_user("alice", PASSWORD).token).active
 
 
 def test_activating_twice_is_fine(store):
-    user = store.users.register_user("alice", "pw", verify=True)
+    user = store.users.register_user("alice", PASSWORD, verify=True)
     store.users.activate_user(user.user_id)
     assert store.users.activate_user(user.user_id).active
 
@@ -111,8 +112,8 @@ def test_activate_unknown_user_is_rejected(store):
 
 
 def test_get_user_filters_by_active_state(store):
-    active = store.users.register_user("a", "pw")
-    inactive = store.users.register_user("b", "pw", verify=True)
+    active = store.users.register_user("a", PASSWORD)
+    inactive = store.users.register_user("b", PASSWORD, verify=True)
     assert store.users.get_user(inactive.user_id) == inactive
     assert store.users.get_user(active.user_id, active=True) == active
     assert store.users.get_user(inactive.user_id, active=False) == inactive
@@ -124,8 +125,8 @@ def test_get_user_filters_by_active_state(store):
 
 def test_list_users_shows_active_users_by_name(store):
     for name in ["b", "a", "c", "d"]:
-        store.users.register_user(name, "pw")
-    pending = store.users.register_user("e", "pw", verify=True)
+        store.users.register_user(name, PASSWORD)
+    pending = store.users.register_user("e", PASSWORD, verify=True)
     assert [u.username for u in store.users.list_users()] == ["a", "b", "c", "d"]
     store.users.activate_user(pending.user_id)
     assert len(store.users.list_users()) == 5
@@ -133,7 +134,7 @@ def test_list_users_shows_active_users_by_name(store):
 
 def test_list_users_by_prefix(store):
     for name in ["abc", "abd", "ade", "xyz", "Abx"]:
-        store.users.register_user(name, "pw")
+        store.users.register_user(name, PASSWORD)
     assert len(store.users.list_users(prefix="a")) == 4
     assert len(store.users.list_users(prefix="ab")) == 3
     assert [u.username for u in store.users.list_users(prefix="ade")] == ["ade"]
@@ -141,23 +142,23 @@ def test_list_users_by_prefix(store):
 
 @pytest.mark.parametrize("prefix", ["%", ".*", "^", "["])
 def test_list_users_prefix_is_not_a_pattern(store, prefix):
-    store.users.register_user("alice", "pw")
+    store.users.register_user("alice", PASSWORD)
     assert store.users.list_users(prefix=prefix) == []
 
 
 def test_user_listing_never_shows_secrets(store):
-    store.users.register_user("alice", "pw")
-    key = store.users.login_user("alice", "pw")
+    store.users.register_user("alice", PASSWORD)
+    key = store.users.login_user("alice", PASSWORD)
     listing = repr(store.users.list_users())
     assert key.token not in listing and "argon2" not in listing
 
 
 def test_logout_ends_only_that_session(store):
-    store.users.register_user("alice", "pw")
-    user = store.users.register_user("bob", "pw")
-    first = store.users.login_user("alice", "pw")
-    second = store.users.login_user("alice", "pw")
-    other = store.users.login_user("bob", "pw")
+    store.users.register_user("alice", PASSWORD)
+    user = store.users.register_user("bob", PASSWORD)
+    first = store.users.login_user("alice", PASSWORD)
+    second = store.users.login_user("alice", PASSWORD)
+    other = store.users.login_user("bob", PASSWORD)
     assert store.users.logout_user(first.token).username == "alice"
     with pytest.raises(UnauthenticatedAccessError):
         store.users.authenticate(first.token)
@@ -170,9 +171,9 @@ def test_logout_of_unknown_key_returns_none(store):
 
 
 def test_logging_in_again_keeps_the_old_key_valid(store):
-    store.users.register_user("alice", "pw")
-    old = store.users.login_user("alice", "pw")
-    new = store.users.login_user("alice", "pw")
+    store.users.register_user("alice", PASSWORD)
+    old = store.users.login_user("alice", PASSWORD)
+    new = store.users.login_user("alice", PASSWORD)
     assert old.token != new.token
     assert store.users.authenticate(old.token).username == "alice"
 
@@ -185,21 +186,21 @@ def test_unknown_api_key_is_unauthenticated(store, token):
 
 def test_expired_api_key_is_unauthenticated_and_relogin_gives_a_new_key(store_factory):
     store = store_factory(token_ttl=timedelta(seconds=1))
-    store.users.register_user("alice", "pw")
-    key = store.users.login_user("alice", "pw")
+    store.users.register_user("alice", PASSWORD)
+    key = store.users.login_user("alice", PASSWORD)
     assert key.expires_at > key.expires_at.now(key.expires_at.tzinfo)
     time.sleep(1.5)
     # Either authenticate() sees the expiry, or the TTL index already removed the key.
     with pytest.raises(UnauthenticatedAccessError):
         store.users.authenticate(key.token)
-    fresh = store.users.login_user("alice", "pw")
+    fresh = store.users.login_user("alice", PASSWORD)
     assert fresh.token != key.token
     assert store.users.authenticate(fresh.token).username == "alice"
 
 
 def test_the_api_key_object_works_like_its_token(store):
-    store.users.register_user("alice", "pw")
-    key = store.users.login_user("alice", "pw")
+    store.users.register_user("alice", PASSWORD)
+    key = store.users.login_user("alice", PASSWORD)
     assert store.users.authenticate(key).username == "alice"
     assert store.users.logout_user(key).username == "alice"
     with pytest.raises(UnauthenticatedAccessError):

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeAlias
 import mongomock
 from pymongo.database import Database
 
+from groupstore.storage.accounts import FailureLog, TokenCollection
 from groupstore.storage.errors import translated
 from groupstore.storage.files import GridFSStore, file_store
 from groupstore.storage.groups import GroupCollection
@@ -47,6 +48,8 @@ class Storage:
     groups: GroupCollection
     workflows: WorkflowCollection
     users: UserCollection
+    tokens: TokenCollection
+    failures: FailureLog
 
     @property
     def atomic_updates(self) -> bool:
@@ -66,6 +69,8 @@ class Storage:
             groups=GroupCollection(db, fs, locks),
             workflows=WorkflowCollection(db),
             users=UserCollection(db),
+            tokens=TokenCollection(db),
+            failures=FailureLog(db),
         )
 
 

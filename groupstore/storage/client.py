@@ -102,6 +102,17 @@ API_KEY_INDEXES = [
 API_KEY_TTL_INDEX = IndexModel(
     [("expires_at", ASCENDING)], expireAfterSeconds=0, name="api_key_ttl"
 )
+ACCOUNT_TOKEN_INDEXES = [
+    IndexModel([("user_id", ASCENDING), ("purpose", ASCENDING)], name="account_token_by_user"),
+]
+LOGIN_FAILURE_INDEXES = [
+    IndexModel([("key", ASCENDING), ("at", ASCENDING)], name="login_failure_by_key"),
+]
+# Like API keys: MongoDB drops expired documents itself; elsewhere they are
+# pruned by the code (tokens when used, failures when new ones are recorded).
+EXPIRES_AT_TTL_INDEX = IndexModel(
+    [("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl"
+)
 NOT_IMPLEMENTED = 238  # the server error code for an unsupported feature
 WORKFLOW_INDEXES = [
     IndexModel([("name", ASCENDING)], unique=True, name="workflow_name_unique"),
@@ -125,7 +136,12 @@ GRIDFS_CHUNKS_INDEXES = [
 
 @functools.cache
 def _warn_no_ttl_indexes() -> None:
-    log.warning("the server has no TTL indexes; expired API keys are pruned at login instead")
+    # Expected on FerretDB and handled (groupstore prunes what has expired), so not
+    # a warning: at INFO it stays out of CLI output and --quiet runs, once per process.
+    log.info(
+        "the server has no TTL indexes; expired API keys, tokens and login failures "
+        "are pruned by groupstore instead"
+    )
 
 
 def _create_missing(collection: Collection[Any], indexes: list[IndexModel]) -> None:
@@ -171,10 +187,18 @@ def _ensure_indexes(db: Database[Any], bucket_name: str) -> None:
     _create_missing(db.workflows, WORKFLOW_INDEXES)
     _create_missing(db[f"{bucket_name}.files"], GRIDFS_FILES_INDEXES)
     _create_missing(db[f"{bucket_name}.chunks"], GRIDFS_CHUNKS_INDEXES)
+    _create_with_ttl(db.api_keys, API_KEY_INDEXES, API_KEY_TTL_INDEX)
+    _create_with_ttl(db.account_tokens, ACCOUNT_TOKEN_INDEXES, EXPIRES_AT_TTL_INDEX)
+    _create_with_ttl(db.login_failures, LOGIN_FAILURE_INDEXES, EXPIRES_AT_TTL_INDEX)
+
+
+def _create_with_ttl(
+    collection: Collection[Any], indexes: list[IndexModel], ttl_index: IndexModel
+) -> None:
     try:
-        _create_missing(db.api_keys, [*API_KEY_INDEXES, API_KEY_TTL_INDEX])
+        _create_missing(collection, [*indexes, ttl_index])
     except OperationFailure as exc:
         if exc.code != NOT_IMPLEMENTED:
             raise
         _warn_no_ttl_indexes()  # FerretDB 1.x has none
-        _create_missing(db.api_keys, API_KEY_INDEXES)
+        _create_missing(collection, indexes)

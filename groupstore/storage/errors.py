@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +23,8 @@ from groupstore.errors import (
     GroupStoreError,
     StoreUnavailableError,
 )
+
+log = logging.getLogger("groupstore")
 
 DuplicateResolver = Callable[[str | None], GroupStoreError]
 """Builds the error for a duplicate key, given the violated index's name (when known)."""
@@ -56,6 +59,15 @@ def is_unique_violation(exc: OperationFailure) -> bool:
     return exc.code == 1 and any(text in str(exc) for text in _BACKEND_UNIQUE_MESSAGES)
 
 
+def short_reason(exc: Exception) -> str:
+    """The driver's message without its topology dump (``..., Timeout: 5s, Topology ...``)."""
+    text = str(exc)
+    for marker in (", Timeout: ", ", Topology Description: "):
+        text = text.split(marker, 1)[0]
+    text = text.split(" (configured timeouts:", 1)[0]
+    return text.strip() or type(exc).__name__
+
+
 @contextmanager
 def translated(on_duplicate: DuplicateResolver | None = None) -> Iterator[None]:
     """Run driver calls, turning every driver exception into a ``GroupStoreError``."""
@@ -80,7 +92,10 @@ def translated(on_duplicate: DuplicateResolver | None = None) -> Iterator[None]:
     except (ConnectionFailure, ExecutionTimeout, WTimeoutError) as exc:
         # ConnectionFailure covers ServerSelectionTimeoutError, AutoReconnect
         # and NetworkTimeout: the server is down, unreachable or too slow.
-        raise StoreUnavailableError(f"the database is unavailable: {exc}") from exc
+        # pymongo appends its whole topology description to the message: keep that
+        # for debugging, and give callers (and one-line CLI errors) the first part.
+        log.debug("the database is unavailable: %s", exc)
+        raise StoreUnavailableError(f"the database is unavailable: {short_reason(exc)}") from exc
     except PyMongoError as exc:
         raise GroupStoreError(f"database error: {exc}") from exc
 

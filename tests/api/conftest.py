@@ -137,6 +137,18 @@ def outsider_token(store: GroupStore, bob: User) -> str:
 
 
 @pytest.fixture
+def admin(store: GroupStore) -> User:
+    """An administrator ("root"), promoted by a trusted call."""
+    user = store.users.register_user("root", "root-password")
+    return store.users.promote_user(user.user_id)
+
+
+@pytest.fixture
+def admin_token(store: GroupStore, admin: User) -> str:
+    return login(store, admin)
+
+
+@pytest.fixture
 def group(store: GroupStore, alice: User, workflow: Workflow) -> Group:
     return store.groups.create_group(workflow.workflow_id, "team-a", [], {}, user_id=alice.user_id)
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from groupstore import GroupStore, User
+from tests.backend import PASSWORD
 
 from .conftest import Api, error_code
 
@@ -29,7 +30,7 @@ async def test_register_user_creates_an_active_user(api: Api, store: GroupStore)
 
 
 async def test_register_user_with_a_taken_name_is_duplicate_user(api: Api, alice: User) -> None:
-    body = await api(REGISTER, {"u": "ALICE", "p": "x"})
+    body = await api(REGISTER, {"u": "ALICE", "p": PASSWORD})
 
     assert error_code(body) == "DUPLICATE_USER"
 
@@ -102,7 +103,7 @@ async def test_a_request_with_a_bad_key_is_refused_not_run_anonymously(
     client: httpx.AsyncClient, header: str
 ) -> None:
     response = await client.post(
-        "/graphql", json={"query": REGISTER, "variables": {"u": "eve", "p": "pw"}},
+        "/graphql", json={"query": REGISTER, "variables": {"u": "eve", "p": PASSWORD}},
         headers={"Authorization": header},
     )  # fmt: skip
 
@@ -115,7 +116,7 @@ async def test_a_request_with_a_bad_key_changes_nothing(
     client: httpx.AsyncClient, store: GroupStore
 ) -> None:
     await client.post(
-        "/graphql", json={"query": REGISTER, "variables": {"u": "eve", "p": "pw"}},
+        "/graphql", json={"query": REGISTER, "variables": {"u": "eve", "p": PASSWORD}},
         headers={"Authorization": "Bearer not-a-key"},
     )  # fmt: skip
 
@@ -138,7 +139,7 @@ async def test_the_api_key_is_never_readable_from_user(api: Api) -> None:
     body = await api('{ __type(name: "User") { fields { name } } }')
 
     names = {field["name"] for field in body["data"]["__type"]["fields"]}
-    assert names == {"id", "username", "active", "createdAt"}
+    assert names == {"id", "username", "active", "createdAt", "isAdmin"}
 
 
 def _bearer(token: str) -> dict[str, str]:

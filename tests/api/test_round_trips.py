@@ -20,7 +20,7 @@ from pymongo import monitoring
 from graphql_api.app import create_app
 from graphql_api.settings import Settings
 from groupstore import GroupStore
-from tests.backend import MONGO_URI
+from tests.backend import MONGO_URI, PASSWORD
 
 from .conftest import BASE_URL, PREFLIGHT, bearer, upload_form
 
@@ -96,14 +96,14 @@ PAGE = """{ groups(first: 50) { edges { cursor node {
 
 
 async def _page_of_50(store: GroupStore, counter: Counter) -> tuple[list[str], str]:
-    users = [store.users.register_user(f"user{i}", "pw") for i in range(12)]
+    users = [store.users.register_user(f"user{i}", PASSWORD) for i in range(12)]
     workflow = store.workflows.create_workflow("wf")
     for i in range(50):
         members = [users[(i + k) % 11 + 1].user_id for k in (0, 1, 2)]
         store.groups.create_group(
             workflow.workflow_id, f"g{i}", [], {}, user_id=users[0].user_id, members=members
         )
-    token = store.users.login_user("user0", "pw").token
+    token = store.users.login_user("user0", PASSWORD).token
     app = create_app(store=store, settings=Settings())
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=BASE_URL
@@ -130,8 +130,8 @@ async def test_a_page_of_50_groups_with_member_names_costs_2_round_trips_after_a
 
 async def test_authentication_costs_1_round_trip(counted: tuple[GroupStore, Counter]) -> None:
     store, counter = counted
-    store.users.register_user("u", "pw")
-    token = store.users.login_user("u", "pw").token
+    store.users.register_user("u", PASSWORD)
+    token = store.users.login_user("u", PASSWORD).token
     app = create_app(store=store, settings=Settings())
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=BASE_URL
@@ -154,10 +154,10 @@ async def test_a_page_of_50_groups_with_member_names_costs_at_most_3_round_trips
 
 def _team(store: GroupStore) -> tuple[str, str, str]:
     """(owner token, owner id, group id) of a fresh group with one file."""
-    owner = store.users.register_user("owner", "pw")
+    owner = store.users.register_user("owner", PASSWORD)
     workflow = store.workflows.create_workflow("wf")
     group = store.groups.create_group(workflow.workflow_id, "team", user_id=owner.user_id)
-    return store.users.login_user("owner", "pw").token, owner.user_id, group.group_id
+    return store.users.login_user("owner", PASSWORD).token, owner.user_id, group.group_id
 
 
 def _library_cost(store: GroupStore, counter: Counter, call: Callable[[], object]) -> int:

@@ -8,12 +8,13 @@ from graphql_api.schema import build_schema
 
 SDL_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 CONTRACT_OPERATIONS = {
-    "Query": {"me", "workflow", "workflows", "group", "groups", "uploadedFiles"},
+    "Query": {"me", "workflow", "workflows", "group", "groups", "uploadedFiles", "users"},
     "Mutation": {
         "registerUser", "login", "logout", "createWorkflow", "createGroup", "updateGroup",
         "deleteGroup", "uploadFile", "deleteFile",
-        # second round: single-member operations
+        # second round: single-member operations and accounts
         "addMember", "removeMember", "leaveGroup", "transferOwnership",
+        "activateUser", "requestPasswordReset", "resetPassword", "changePassword",
     },
     "Subscription": {"groupChanged", "filesChanged"},
 }  # fmt: skip

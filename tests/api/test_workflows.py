@@ -1,4 +1,4 @@
-"""workflow, workflows and createWorkflow: open to any authenticated user."""
+"""workflow and workflows: open to any authenticated user; createWorkflow: administrators."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ CREATE = """mutation($n: String!, $p: JSON, $s: JSON) {
 PARAMETERS = [{"name": "n", "dtype": "int", "index": 0, "isRequired": True, "defaultValue": 3}]
 
 
-async def test_create_workflow_stores_it(api: Api, store: GroupStore, member_token: str) -> None:
-    body = await api(CREATE, {"n": "wf", "p": PARAMETERS, "s": {"$x.y": [1]}}, token=member_token)
+async def test_create_workflow_stores_it(api: Api, store: GroupStore, admin_token: str) -> None:
+    body = await api(CREATE, {"n": "wf", "p": PARAMETERS, "s": {"$x.y": [1]}}, token=admin_token)
 
     created = body["data"]["createWorkflow"]
     assert created["parameters"] == PARAMETERS
@@ -34,10 +34,19 @@ async def test_create_workflow_when_anonymous_is_unauthenticated_and_stores_noth
     assert store.workflows.list_workflows() == []
 
 
-async def test_create_workflow_with_a_bad_parameter_is_invalid_parameter(
-    api: Api, member_token: str
+async def test_create_workflow_by_a_user_who_is_no_administrator_is_forbidden(
+    api: Api, store: GroupStore, member_token: str
 ) -> None:
-    body = await api(CREATE, {"n": "wf", "p": [{"name": "n"}]}, token=member_token)
+    body = await api(CREATE, {"n": "wf"}, token=member_token)
+
+    assert error_code(body) == "FORBIDDEN"
+    assert store.workflows.list_workflows() == []
+
+
+async def test_create_workflow_with_a_bad_parameter_is_invalid_parameter(
+    api: Api, admin_token: str
+) -> None:
+    body = await api(CREATE, {"n": "wf", "p": [{"name": "n"}]}, token=admin_token)
 
     assert error_code(body) == "INVALID_PARAMETER"
 

@@ -98,3 +98,18 @@ def register_and_login(api: Any, username: str) -> tuple[str, str]:
     login = anonymous.run(LOGIN, u=username, p=password)["login"]
     assert login["user"]["id"] == user["id"]
     return user["id"], login["token"]
+
+
+ADMIN = "e2e_admin"  # named in GROUPSTORE_ADMINS of the gateway process (server.py)
+
+
+def admin_session(api: Any) -> Api:
+    """A session of the administrator (registered by the first test that asks)."""
+    password = f"{ADMIN}-password"
+    anonymous = api()
+    try:
+        anonymous.run(REGISTER, u=ADMIN, p=password)
+    except TransportQueryError as exc:  # an earlier test registered it
+        assert exc.errors and exc.errors[0]["extensions"]["code"] == "DUPLICATE_USER", exc
+    session: Api = api(anonymous.run(LOGIN, u=ADMIN, p=password)["login"]["token"])
+    return session

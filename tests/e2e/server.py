@@ -72,6 +72,7 @@ def _gateway_env(port: int, mongo_uri: str, database: str) -> dict[str, str]:
         GROUPSTORE_GRAPHIQL="true",
         GROUPSTORE_INTROSPECTION="true",
         GROUPSTORE_LOG_LEVEL="INFO",
+        GROUPSTORE_ADMINS="e2e_admin",  # gqlclient.ADMIN: creates the tests' workflows
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -29,6 +29,7 @@ from tests.e2e.gqlclient import (
     TIMEOUT,
     UPDATE_GROUP,
     UPLOAD,
+    admin_session,
     register_and_login,
     unique,
 )
@@ -56,7 +57,7 @@ def test_group_lifecycle_through_the_real_server(gateway, api):
 
     # Workflow and group.
     parameters = [{"name": "n", "dtype": "int", "index": 0, "label": "N", "defaultValue": 3}]
-    workflow = alice.run(CREATE_WORKFLOW, name=unique("wf"), parameters=parameters)
+    workflow = admin_session(api).run(CREATE_WORKFLOW, name=unique("wf"), parameters=parameters)
     workflow_id = workflow["createWorkflow"]["id"]
     group = alice.run(CREATE_GROUP, wf=workflow_id, name="  team one ")["createGroup"]
     group_id = group["id"]
@@ -132,7 +133,7 @@ def test_group_lifecycle_through_the_real_server(gateway, api):
 def test_multipart_upload_needs_the_csrf_header_and_a_key(gateway, api):
     _, token = register_and_login(api, unique("carol"))
     carol = api(token)
-    workflow_id = carol.run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
+    workflow_id = admin_session(api).run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
     group_id = carol.run(CREATE_GROUP, wf=workflow_id, name="g")["createGroup"]["id"]
     mutation = "mutation($g: ID!, $f: Upload!) { uploadFile(groupId: $g, file: $f) { id } }"
     operations = {"query": mutation, "variables": {"g": group_id, "f": None}}

@@ -1,7 +1,8 @@
 """A real browser runs a query through GraphiQL's UI, served by the real gateway process.
 
-Headless Chromium (Debian's ``chromium``) is driven over the DevTools protocol
-(``cdp.py``): the test types an API key into GraphiQL's headers editor and a
+Playwright drives headless Chromium: Debian's ``chromium`` (or
+``GROUPSTORE_TEST_CHROMIUM``) through ``executable_path``, so no browser is
+downloaded. The test types an API key into GraphiQL's headers editor and a
 query into its query editor with keyboard input, clicks the execute button,
 and reads the result from the response pane. It also checks that the page
 made no request outside the gateway's origin, violated no CSP rule and threw
@@ -13,18 +14,37 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.cdp import Browser, CDPError, Page, find_chromium
-from tests.e2e.gqlclient import CREATE_WORKFLOW, register_and_login, unique
+from tests.e2e.gqlclient import CREATE_WORKFLOW, admin_session, register_and_login, unique
 from tests.e2e.server import Gateway
+
+# Debian's chromium first; Google Chrome (preinstalled on GitHub's Ubuntu runners,
+# where `chromium` is a snap shim) as a fallback. GROUPSTORE_TEST_CHROMIUM overrides.
+CHROMIUM_CANDIDATES = ("chromium", "google-chrome-stable", "google-chrome")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic"]
+
+
+def find_chromium() -> str | None:
+    override = os.environ.get("GROUPSTORE_TEST_CHROMIUM")
+    if override:
+        return override if os.access(override, os.X_OK) else None
+    for candidate in CHROMIUM_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
 
 CHROMIUM = find_chromium()
 NO_BROWSER = (
@@ -39,6 +59,7 @@ QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
 HEADERS_EDITOR = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
 RESPONSE = ".graphiql-response"
 EXECUTE = ".graphiql-execute-button"
+TIMEOUT_MS = 20_000
 
 # Installed before any page script runs: records CSP violations and uncaught errors.
 WATCH_PAGE = """
@@ -51,72 +72,92 @@ window.addEventListener("unhandledrejection", (e) =>
 """
 
 
-@pytest.fixture
+@dataclass
+class Watched:
+    """A page and what it did: every request's URL, every uncaught script error."""
+
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if CHROMIUM is None:
         pytest.fail(f"GROUPSTORE_TEST_REQUIRE_BROWSER is set, but the test {NO_BROWSER}")
-    with Browser(CHROMIUM, timeout=30) as started:
+    with sync_playwright() as playwright:
+        started = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
+        )
         yield started
+        started.close()
 
 
 @pytest.fixture
-def page(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
-    tab = browser.new_page()
-    for domain in ("Page", "Runtime", "Network"):
-        tab.send(f"{domain}.enable")
-    tab.send("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_PAGE})
+def watched(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    result = Watched(page)
+    page.on("request", lambda r: result.requests.append(r.url))
+    page.on("pageerror", lambda error: result.page_errors.append(str(error)))
+    page.add_init_script(WATCH_PAGE)
     failed_before = request.session.testsfailed
-    yield tab
+    yield result
     if request.session.testsfailed > failed_before:  # this test's call phase failed
         folder = Path(os.environ.get("GROUPSTORE_TEST_ARTIFACTS") or tmp_path)
         folder.mkdir(parents=True, exist_ok=True)
-        try:
-            shot = tab.screenshot(folder / f"{request.node.name}.png")
-            print(f"screenshot of the failed page: {shot}", file=sys.stderr)
-            print(f"page problems: {tab.evaluate('window.__watch')}", file=sys.stderr)
-        except CDPError as exc:
-            print(f"no screenshot: {exc}\n{browser.stderr()}", file=sys.stderr)
+        shot = folder / f"{request.node.name}.png"
+        page.screenshot(path=str(shot))
+        print(f"screenshot of the failed page: {shot}", file=sys.stderr)
+        print(f"page problems: {page.evaluate('window.__watch')}", file=sys.stderr)
+    context.close()
+
+
+def wait_until(page: Page, expression: str, timeout: float = TIMEOUT_MS / 1000) -> None:
+    """Poll a JavaScript expression until it is truthy.
+
+    Not ``page.wait_for_function``: that compiles its predicate with ``new Function``
+    inside the page, which GraphiQL's CSP (rightly) forbids; ``evaluate`` is not
+    subject to the page's CSP.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout}s: {expression}")
+        time.sleep(0.05)
 
 
 def editor_value(page: Page, selector: str) -> str:
     """The text of a GraphiQL (CodeMirror 5) editor."""
-    element = f"document.querySelector({json.dumps(selector)})"
-    value: str = page.evaluate(f"{element}.CodeMirror.getValue()")
+    value: str = page.evaluate(
+        f"document.querySelector({json.dumps(selector)}).CodeMirror.getValue()"
+    )
     return value
 
 
 def type_into_editor(page: Page, selector: str, text: str) -> None:
     """Click into the editor, select all, delete, and type ``text``; checks the result."""
     page.click(f"{selector} .CodeMirror-lines")
-    page.key("a", "KeyA", 65, modifiers=2)  # Ctrl+A
-    page.key("Backspace", "Backspace", 8)
-    page.insert_text(text)
-    deadline = time.monotonic() + 5
-    while editor_value(page, selector) != text:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"editor {selector!r} holds {editor_value(page, selector)!r}")
-        time.sleep(0.05)
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Backspace")
+    page.keyboard.insert_text(text)
+    editor = f"document.querySelector({json.dumps(selector)}).CodeMirror"
+    wait_until(page, f"{editor}.getValue() === {json.dumps(text)}", timeout=5)
 
 
-def response_text(page: Page) -> str:
-    """What the response pane shows (non-breaking spaces as spaces)."""
-    text: str = page.evaluate(f"document.querySelector({json.dumps(RESPONSE)}).innerText")
-    return text.replace("\xa0", " ").strip()
-
-
-def wait_for_response(page: Page, timeout: float = 20.0) -> Any:
+def wait_for_response(page: Page) -> Any:
     """The JSON shown in the response pane, once there is one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        text = response_text(page)
-        if text:
-            try:
-                return json.loads(text)
-            except ValueError:
-                pass  # still rendering
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no JSON in the response pane after {timeout}s: {text!r}")
-        time.sleep(0.1)
+    pane = f"document.querySelector({json.dumps(RESPONSE)})"
+    wait_until(
+        page,
+        f"""(() => {{
+            const text = {pane}.innerText.replace(/\\u00a0/g, " ").trim();
+            try {{ JSON.parse(text); return true; }} catch (e) {{ return false; }}
+        }})()""",
+    )
+    text: str = page.inner_text(RESPONSE)
+    return json.loads(text.replace("\xa0", " ").strip())
 
 
 def run_in_graphiql(page: Page, query: str) -> Any:
@@ -124,7 +165,7 @@ def run_in_graphiql(page: Page, query: str) -> Any:
     # GraphiQL copies the editor into its tab state after a debounce, and its history
     # records the tab state when a query runs: wait for it, so history sees this query.
     escaped = json.dumps(json.dumps(query)[1:-1])
-    page.wait_for(f"(localStorage.getItem('graphiql:tabState') || '').includes({escaped})")
+    wait_until(page, f"(localStorage.getItem('graphiql:tabState') || '').includes({escaped})")
     # Clear the previous result, so the one read below is this query's.
     page.evaluate(
         f"document.querySelector({json.dumps(RESPONSE + ' .CodeMirror')})?.CodeMirror.setValue('')"
@@ -133,31 +174,30 @@ def run_in_graphiql(page: Page, query: str) -> Any:
     return wait_for_response(page)
 
 
-def test_graphiql_runs_a_query_typed_into_its_editor(gateway: Gateway, api, page: Page):
+def test_graphiql_runs_a_query_typed_into_its_editor(gateway: Gateway, api, watched: Watched):
+    page = watched.page
     user = unique("dora")
     _, token = register_and_login(api, user)
     workflow_name = unique("browser_wf")
-    workflow_id = api(token).run(CREATE_WORKFLOW, name=workflow_name)["createWorkflow"]["id"]
+    created = admin_session(api).run(CREATE_WORKFLOW, name=workflow_name)
+    workflow_id = created["createWorkflow"]["id"]
 
     # A history entry with an API key, as GraphiQL itself (or an older page) wrote them.
     old_entry = {"query": "{ old }", "headers": '{"Authorization": "Bearer OLD-SECRET"}'}
     seed = json.dumps(json.dumps({"queries": [old_entry]}))
-    page.send(
-        "Page.addScriptToEvaluateOnNewDocument",
-        {"source": f"localStorage.setItem('graphiql:queries', {seed});"},
-    )
-    page.navigate(gateway.graphql_url)
-    page.wait_for(f"document.querySelector({json.dumps(EXECUTE)}) !== null", timeout=20)
-    page.wait_for(f"document.querySelector({json.dumps(QUERY_EDITOR)}) !== null", timeout=20)
-    assert page.evaluate("document.title").startswith("GraphiQL")
+    page.add_init_script(f"localStorage.setItem('graphiql:queries', {seed});")
+    page.goto(gateway.graphql_url)
+    page.wait_for_selector(EXECUTE)
+    page.wait_for_selector(QUERY_EDITOR)
+    assert page.title().startswith("GraphiQL")
 
     # Anonymous first: the gateway answers with a coded error, shown in the pane.
     anonymous = run_in_graphiql(page, "{ workflows { name } }")
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
     # The API key goes into the headers editor, typed like a user would.
-    page.click(".graphiql-editor-tools button", text="Headers")
-    page.wait_for(f"document.querySelector({json.dumps(HEADERS_EDITOR)}) !== null")
+    page.locator(".graphiql-editor-tools button", has_text="Headers").click()
+    page.wait_for_selector(HEADERS_EDITOR)
     type_into_editor(page, HEADERS_EDITOR, json.dumps({"Authorization": f"Bearer {token}"}))
 
     # A small result, so the whole of it is rendered in the pane.
@@ -169,24 +209,24 @@ def test_graphiql_runs_a_query_typed_into_its_editor(gateway: Gateway, api, page
 
     # Nothing left the gateway's origin; nothing was blocked; no script failed.
     origin = urlsplit(gateway.url)
-    for url in [event["request"]["url"] for event in page.events("Network.requestWillBeSent")]:
+    for url in watched.requests:
         if url.startswith("data:"):
             continue
         parts = urlsplit(url)
         assert (parts.scheme, parts.netloc) == (origin.scheme, origin.netloc), url
-    watch = page.evaluate("window.__watch")
-    assert watch == {"csp": [], "errors": []}
-    assert page.events("Runtime.exceptionThrown") == []
+    assert page.evaluate("window.__watch") == {"csp": [], "errors": []}
+    assert watched.page_errors == []
     # The API key is not persisted: not in the tab state (shouldPersistHeaders: false),
     # and not in the query history, which GraphiQL 4.1 writes with the headers.
-    page.wait_for("(localStorage.getItem('graphiql:queries') || '').includes('workflow(id:')")
+    wait_until(page, "(localStorage.getItem('graphiql:queries') || '').includes('workflow(id:')")
     stored = page.evaluate("JSON.stringify(Object.assign({}, window.localStorage))")
     assert token not in stored
     assert "OLD-SECRET" not in stored  # old entries were cleaned when the page loaded
     assert "{ old }" in stored
 
 
-def test_graphiql_saves_no_password_of_a_login_run_in_it(gateway: Gateway, api, page: Page):
+def test_graphiql_saves_no_password_of_a_login_run_in_it(gateway: Gateway, api, watched: Watched):
+    page = watched.page
     user = unique("erin")
     password = "pw-" + unique("secret")
     api().run(
@@ -194,19 +234,19 @@ def test_graphiql_saves_no_password_of_a_login_run_in_it(gateway: Gateway, api, 
         u=user,
         p=password,
     )
-    page.navigate(gateway.graphql_url)
-    page.wait_for(f"document.querySelector({json.dumps(EXECUTE)}) !== null", timeout=20)
-    page.wait_for(f"document.querySelector({json.dumps(QUERY_EDITOR)}) !== null", timeout=20)
+    page.goto(gateway.graphql_url)
+    page.wait_for_selector(EXECUTE)
+    page.wait_for_selector(QUERY_EDITOR)
 
     login = f'mutation {{ login(username: "{user}", password: "{password}") {{ token }} }}'
     type_into_editor(page, QUERY_EDITOR, login)
     # The tab state is saved with the literals emptied (see graphql_api/graphiql.py).
-    page.wait_for("(localStorage.getItem('graphiql:tabState') || '').includes('login(username')")
+    wait_until(page, "(localStorage.getItem('graphiql:tabState') || '').includes('login(username')")
     page.click(EXECUTE)
     token = wait_for_response(page)["data"]["login"]["token"]
     # A harmless query afterwards: history records it, so it has been written by now.
     assert run_in_graphiql(page, "{ __typename }") == {"data": {"__typename": "Query"}}
-    page.wait_for("(localStorage.getItem('graphiql:queries') || '').includes('__typename')")
+    wait_until(page, "(localStorage.getItem('graphiql:queries') || '').includes('__typename')")
 
     stored = page.evaluate("JSON.stringify(Object.assign({}, window.localStorage))")
     assert password not in stored

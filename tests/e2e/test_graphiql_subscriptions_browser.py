@@ -1,7 +1,7 @@
 """A real browser runs a subscription in GraphiQL and sees a teammate's upload arrive.
 
-Same set-up as ``test_graphiql_browser.py`` (headless Chromium over the DevTools
-protocol against the real gateway): the API key goes into the headers editor,
+Same set-up as ``test_graphiql_browser.py`` (Playwright driving headless
+Chromium against the real gateway): the API key goes into the headers editor,
 which GraphiQL's bundled graphql-ws client sends as the ``connection_init`` payload.
 """
 
@@ -13,13 +13,14 @@ import time
 from typing import Any
 
 from gql import FileVar
+from playwright.sync_api import Page
 
-from tests.e2e.cdp import Page
 from tests.e2e.gqlclient import (
     CREATE_GROUP,
     CREATE_WORKFLOW,
     UPDATE_GROUP,
     UPLOAD,
+    admin_session,
     register_and_login,
     unique,
 )
@@ -28,14 +29,16 @@ from tests.e2e.test_graphiql_browser import (  # the fixtures and helpers of the
     EXECUTE,
     HEADERS_EDITOR,
     QUERY_EDITOR,
+    RESPONSE,
+    Watched,
     browser,
-    page,
     pytestmark,
-    response_text,
     type_into_editor,
+    wait_until,
+    watched,
 )
 
-__all__ = ["browser", "page", "pytestmark"]
+__all__ = ["browser", "pytestmark", "watched"]
 
 SUBSCRIPTION = "subscription {{ filesChanged(groupId: {group}) {{ kind files {{ name }} }} }}"
 
@@ -45,7 +48,7 @@ def wait_for_kind(page: Page, kind: str, timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
-        text = response_text(page)
+        text = page.inner_text(RESPONSE).replace("\xa0", " ").strip()
         try:
             shown = json.loads(text)
         except ValueError:
@@ -59,26 +62,27 @@ def wait_for_kind(page: Page, kind: str, timeout: float = 20.0) -> Any:
     raise AssertionError(f"no {kind} message in the response pane after {timeout}s: {text!r}")
 
 
-def test_graphiql_shows_an_upload_by_a_teammate_live(gateway: Gateway, api: Any, page: Page):
+def test_graphiql_shows_an_upload_by_a_teammate_live(gateway: Gateway, api: Any, watched: Watched):
+    page = watched.page
     alice_id, alice_token = register_and_login(api, unique("alice"))
     bob_id, bob_token = register_and_login(api, unique("bob"))
     alice = api(alice_token)
-    workflow = alice.run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
+    workflow = admin_session(api).run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
     group = alice.run(CREATE_GROUP, wf=workflow, name=unique("team"))["createGroup"]["id"]
     alice.run(UPDATE_GROUP, id=group, members=[alice_id, bob_id])
 
-    page.navigate(gateway.graphql_url)
-    page.wait_for(f"document.querySelector({json.dumps(EXECUTE)}) !== null", timeout=20)
-    page.wait_for(f"document.querySelector({json.dumps(QUERY_EDITOR)}) !== null", timeout=20)
-    page.click(".graphiql-editor-tools button", text="Headers")
-    page.wait_for(f"document.querySelector({json.dumps(HEADERS_EDITOR)}) !== null")
+    page.goto(gateway.graphql_url)
+    page.wait_for_selector(EXECUTE)
+    page.wait_for_selector(QUERY_EDITOR)
+    page.locator(".graphiql-editor-tools button", has_text="Headers").click()
+    page.wait_for_selector(HEADERS_EDITOR)
     type_into_editor(page, HEADERS_EDITOR, json.dumps({"Authorization": f"Bearer {alice_token}"}))
     query = SUBSCRIPTION.format(group=json.dumps(group))
     type_into_editor(page, QUERY_EDITOR, query)
     # GraphiQL sends an operation over the socket only once it has parsed it as a
     # subscription (after a debounce, with the tab state): clicking earlier POSTs it.
     escaped = json.dumps(json.dumps(query)[1:-1])
-    page.wait_for(f"(localStorage.getItem('graphiql:tabState') || '').includes({escaped})")
+    wait_until(page, f"(localStorage.getItem('graphiql:tabState') || '').includes({escaped})")
     page.click(EXECUTE)
 
     initial = wait_for_kind(page, "INITIAL")
@@ -90,4 +94,4 @@ def test_graphiql_shows_an_upload_by_a_teammate_live(gateway: Gateway, api: Any,
     assert initial["data"]["filesChanged"]["files"] == []
     assert uploaded["data"]["filesChanged"]["files"] == [{"name": "b.txt"}]
     assert page.evaluate("window.__watch") == {"csp": [], "errors": []}
-    assert page.events("Runtime.exceptionThrown") == []
+    assert watched.page_errors == []

@@ -30,6 +30,7 @@ from tests.e2e.gqlclient import (
     TIMEOUT,
     UPDATE_GROUP,
     UPLOAD,
+    admin_session,
     register_and_login,
     unique,
 )
@@ -102,7 +103,7 @@ def team(api: Any) -> dict[str, Any]:
     for name in ("alice", "bob", "carol"):
         ids[name], tokens[name] = register_and_login(api, unique(name))
     alice = api(tokens["alice"])
-    workflow = alice.run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
+    workflow = admin_session(api).run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
     group = alice.run(CREATE_GROUP, wf=workflow, name=unique("team"))["createGroup"]["id"]
     alice.run(UPDATE_GROUP, id=group, members=[ids["alice"], ids["bob"]])
     return {"ids": ids, "tokens": tokens, "group": group, "api": api}

@@ -9,7 +9,7 @@ import pytest
 from pymongo import monitoring
 
 import groupstore
-from tests.backend import CHEAP_HASHER, MONGO_URI, new_store_uri
+from tests.backend import CHEAP_HASHER, MONGO_URI, PASSWORD, new_store_uri
 
 pytestmark = pytest.mark.real_server
 
@@ -57,8 +57,8 @@ def counted():
 @pytest.fixture
 def setup(counted):
     store, counter = counted
-    alice = store.users.register_user("alice", "pw")
-    bob = store.users.register_user("bob", "pw")
+    alice = store.users.register_user("alice", PASSWORD)
+    bob = store.users.register_user("bob", PASSWORD)
     workflow = store.workflows.create_workflow("wf")
     group = store.groups.create_group(
         workflow.workflow_id, "G", [], {}, user_id=alice.user_id, members=[bob.user_id]

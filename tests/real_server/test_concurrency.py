@@ -10,7 +10,7 @@ import pytest
 
 import groupstore
 from groupstore import ConstraintViolationError
-from tests.backend import CHEAP_HASHER, MONGO_URI
+from tests.backend import CHEAP_HASHER, MONGO_URI, PASSWORD
 
 pytestmark = pytest.mark.real_server
 
@@ -32,7 +32,7 @@ def _race(calls: int, action) -> list[object]:
 
 @pytest.fixture
 def owner(store):
-    return store.users.register_user("owner", "pw")
+    return store.users.register_user("owner", PASSWORD)
 
 
 def test_a_group_written_through_one_connection_reads_back_through_another(store, workflow, owner):

@@ -11,7 +11,7 @@ import pytest
 
 import groupstore
 from groupstore import StoreUnavailableError
-from tests.backend import CHEAP_HASHER
+from tests.backend import CHEAP_HASHER, PASSWORD
 
 pytestmark = pytest.mark.real_server
 
@@ -28,7 +28,7 @@ def outage_store(private_server):
 
 @pytest.fixture
 def group(outage_store):
-    user = outage_store.users.register_user("alice", "pw")
+    user = outage_store.users.register_user("alice", PASSWORD)
     workflow = outage_store.workflows.create_workflow("wf")
     return outage_store.groups.create_group(workflow.workflow_id, "G", [], {}, user_id=user.user_id)
 
@@ -43,7 +43,7 @@ CALLS = {
     "delete_group": lambda s, g: s.groups.delete_group(g.group_id),
     "upload_file": lambda s, g: s.groups.upload_file(g.group_id, b"data", "a.txt"),
     "list_files": lambda s, g: s.groups.list_uploaded_files(g.group_id),
-    "login": lambda s, g: s.users.login_user("alice", "pw"),
+    "login": lambda s, g: s.users.login_user("alice", PASSWORD),
     "authenticate": lambda s, g: s.users.authenticate("token"),
     "list_workflows": lambda s, g: s.workflows.list_workflows(),
 }

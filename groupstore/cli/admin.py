@@ -1,0 +1,125 @@
+"""``groupstore repair``, ``schema``, ``serve`` and ``completion``."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import click
+
+from groupstore.cli._base import (
+    MONGOMOCK,
+    CliState,
+    UsageProblem,
+    json_option,
+    pass_state,
+    print_json,
+    store_options,
+)
+from groupstore.repair import DEFAULT_GRACE
+from groupstore.repair import repair as run_repair
+
+NO_REPAIR_STORE = (
+    "repair needs the store to check: pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI"
+)
+MONGOMOCK_REPAIR = (
+    "repair cannot check mongomock://: an in-memory store lives in one process only, "
+    "so this command would see an empty one"
+)
+
+
+@click.command()
+@click.option(
+    "--apply/--dry-run",
+    default=False,
+    help="Remove the orphans (default: --dry-run, which only reports them).",
+)
+@click.option(
+    "--grace-minutes",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_GRACE.total_seconds() / 60,
+    show_default=True,
+    help="Leave orphans younger than this alone (an upload in progress looks the same).",
+)
+@json_option
+@store_options
+@pass_state
+def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) -> None:
+    """Find (and with --apply remove) what interrupted uploads and deletes left behind.
+
+    Orphans are groups of deleted workflows, GridFS files no group lists, and
+    chunks without a GridFS file, older than the grace period.
+    """
+    if state.store is None:
+        if not state.uri:
+            raise UsageProblem(NO_REPAIR_STORE)
+        if state.uri.startswith(MONGOMOCK):
+            raise UsageProblem(MONGOMOCK_REPAIR)
+    progress = None if state.quiet or as_json else (lambda m: click.echo(f"... {m}", err=True))
+    with state.open_store() as store:
+        report = run_repair(
+            store, grace=timedelta(minutes=grace_minutes), dry_run=not apply, progress=progress
+        )
+    if as_json:
+        print_json(
+            {
+                "removed": report.removed,
+                "orphan_groups": report.orphan_groups,
+                "orphan_files": report.orphan_files,
+                "orphan_chunk_files": report.orphan_chunk_files,
+                "broken_files": report.broken_files,
+                "stale_locks": report.stale_locks,
+            }
+        )
+        return
+    verb = "removed" if apply else "would remove"
+    click.echo(
+        f"{verb} {len(report.orphan_groups)} orphan groups, {len(report.orphan_files)} "
+        f"orphan files, chunks of {len(report.orphan_chunk_files)} missing files, "
+        f"{len(report.broken_files)} listed files with chunks missing, "
+        f"{len(report.stale_locks)} stale leases"
+    )
+    if not apply and report.total:
+        state.note("dry run: nothing removed (run again with --apply to remove them)")
+
+
+@click.command()
+def schema() -> None:
+    """Print the gateway's GraphQL schema (SDL)."""
+    # The CLI is the one place in groupstore that starts the gateway: imported lazily.
+    from graphql_api.schema import build_schema
+
+    click.echo(str(build_schema()))
+
+
+@click.command()
+@click.option("--host", help="Interface to listen on (default: GROUPSTORE_HOST, else 127.0.0.1).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="TCP port (default: GROUPSTORE_PORT, else 8000)."
+)
+@store_options
+@pass_state
+def serve(state: CliState, host: str | None, port: int | None) -> None:
+    """Serve the GraphQL gateway (the other settings: GROUPSTORE_* variables)."""
+    from graphql_api.__main__ import main as gateway_main
+
+    # The gateway reads its settings from the environment (in each server process).
+    if state.uri:
+        os.environ["GROUPSTORE_MONGO_URI"] = state.uri
+    if state.database:
+        os.environ["GROUPSTORE_DATABASE"] = state.database
+    argv = [*(["--host", host] if host else []), *(["--port", str(port)] if port else [])]
+    raise SystemExit(gateway_main(argv))
+
+
+@click.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> None:
+    """Print the shell completion script: eval "$(groupstore completion bash)"."""
+    from click.shell_completion import get_completion_class
+
+    root = ctx.find_root().command
+    cls = get_completion_class(shell)
+    assert cls is not None  # the choice allows only known shells
+    click.echo(cls(root, {}, "groupstore", "_GROUPSTORE_COMPLETE").source())
