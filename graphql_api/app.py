@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -101,6 +103,7 @@ def create_app(
             groupstore.connect,
             settings.mongo_uri,
             settings.database,
+            timeout=settings.store_timeout_seconds,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
             policy=settings.account_policy(),
             sender=settings.token_sender(),
@@ -143,13 +146,24 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+# /readyz answers within this bound whatever the store's timeout: a probe that hangs
+# is as bad as one that fails. Its pings get their own few threads, so pings
+# abandoned at the deadline (still waiting for a frozen server) never take the
+# threads that requests run in.
+READY_TIMEOUT = 1.0
+_READY_THREADS = anyio.CapacityLimiter(4)
+
+
 async def readyz(request: Request) -> Response:
-    """The database answers a ping (503 otherwise)."""
+    """The database answers a ping within READY_TIMEOUT seconds (503 otherwise)."""
     try:
         store = get_store(request)
-        await run_in_threadpool(store.ping)
+        with anyio.fail_after(READY_TIMEOUT):
+            await anyio.to_thread.run_sync(
+                store.ping, abandon_on_cancel=True, limiter=_READY_THREADS
+            )
     except Exception as exc:
-        logger.warning("readiness check failed: %s", exc)
+        logger.warning("readiness check failed: %s", exc or type(exc).__name__)
         return error_response("STORE_UNAVAILABLE", "the database does not answer", 503)
     return JSONResponse({"status": "ready"})
 

@@ -352,6 +352,15 @@ class ObservedStore(groupstore.GroupStore):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
+    # The store's own methods act on the wrapped store (a subclass would otherwise
+    # run GroupStore's code on this wrapper's attributes).
+
+    def ping(self) -> None:
+        self.inner.ping()
+
+    def watch_changes(self) -> groupstore.ChangeFeed:
+        return self.inner.watch_changes()
+
     def close(self) -> None:
         self.inner.close()
 

@@ -51,6 +51,9 @@ class Settings:
     """GROUPSTORE_MAX_UPLOAD_BYTES: the largest file ``uploadFile`` accepts."""
     token_ttl_seconds: int = 24 * 60 * 60
     """GROUPSTORE_TOKEN_TTL_SECONDS: how long an API key from ``login`` stays valid."""
+    store_timeout_seconds: float = 5.0
+    """GROUPSTORE_STORE_TIMEOUT_SECONDS: ``connect(timeout=...)``: how long a call waits for
+    an unreachable database before STORE_UNAVAILABLE."""
     graphiql: bool = True
     """GROUPSTORE_GRAPHIQL: serve GraphiQL on ``GET /graphql``."""
     introspection: bool = True
@@ -145,6 +148,9 @@ class Settings:
         _check(1 <= self.port <= 65535, "PORT", "must be between 1 and 65535")
         _check(self.max_upload_bytes >= 1, "MAX_UPLOAD_BYTES", "must be at least 1")
         _check(self.token_ttl_seconds >= 1, "TOKEN_TTL_SECONDS", "must be at least 1")
+        _check(
+            0 < self.store_timeout_seconds <= 600, "STORE_TIMEOUT_SECONDS", "must be in (0, 600]"
+        )
         for name in ("max_query_depth", "max_aliases", "max_tokens", "max_query_fields"):
             _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
         _check(
@@ -251,6 +257,7 @@ class Settings:
             "port": _int,
             "max_upload_bytes": _int,
             "token_ttl_seconds": _int,
+            "store_timeout_seconds": _float,
             "graphiql": _bool,
             "introspection": _bool,
             "cors_origins": _origins,
@@ -317,10 +324,12 @@ def _int(name: str, raw: str) -> int:
 
 def _float(name: str, raw: str) -> float:
     try:
-        return float(raw.strip())
+        value = float(raw.strip())
     except ValueError:
         raise SettingsError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from None
-    # nan and inf are refused by each setting's range check
+    if value != value:  # NaN
+        raise SettingsError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}")
+    return value
 
 
 def _list(name: str, raw: str) -> tuple[str, ...]:

@@ -55,6 +55,7 @@ from groupstore.parameters import (
 from groupstore.passwords import Argon2Parameters
 from groupstore.repair import RepairReport, repair
 from groupstore.senders import LogSender, RecordingSender, SmtpSender, TokenMessage, TokenSender
+from groupstore.storage.changes import ChangeFeed
 from groupstore.store import GroupStore, connect
 from groupstore.users import AccountPolicy, UserManager, UserPage
 from groupstore.workflows import WorkflowManager
@@ -70,6 +71,7 @@ __all__ = [
     "Array",
     "Bool",
     "Change",
+    "ChangeFeed",
     "ChangeKind",
     "ChangeStreamsUnsupportedError",
     "ConstraintViolationError",

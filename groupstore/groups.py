@@ -280,10 +280,14 @@ class WorkflowGroupManager:
         """Add an active user to the group (the owner's call); adding a member again is a no-op."""
         (member,) = self._active_members(validate_user_ids([user_id]))
         entry = {"user_id": member.user_id, "username": member.username}
+        # The filter skips a member already there (no write at all on MongoDB);
+        # $addToSet keeps the list free of duplicates even where that filter does
+        # not hold: FerretDB 1.x matches {"members.user_id": {"$ne": u}} on a document
+        # whose list has u (the entries are whole: usernames never change).
         group = self.groups.update(
             group_id,
             {**self._owner_condition(caller), "members.user_id": {"$ne": member.user_id}},
-            {"$push": {"members": entry}, "$set": {"updated_at": utc_now()}},
+            {"$addToSet": {"members": entry}, "$set": {"updated_at": utc_now()}},
         )
         if group is not None:
             return group

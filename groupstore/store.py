@@ -124,7 +124,7 @@ def connect(
         ping(client)
         db = client[database]
         ensure_indexes(db, bucket_name="fs")
-        storage = Storage.build(db, server_kind(client))
+        storage = Storage.build(db, server_kind(client), timeout=timeout)
         return GroupStore(  # promotes the named administrators: one more round trip
             client, storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
         )

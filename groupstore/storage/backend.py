@@ -22,7 +22,7 @@ from groupstore.storage.accounts import FailureLog, TokenCollection
 from groupstore.storage.errors import translated
 from groupstore.storage.files import GridFSStore, file_store
 from groupstore.storage.groups import GroupCollection
-from groupstore.storage.locks import GroupLocks
+from groupstore.storage.locks import DEFAULT_WAIT, GroupLocks
 from groupstore.storage.users import UserCollection
 from groupstore.storage.workflows import WorkflowCollection
 
@@ -57,11 +57,18 @@ class Storage:
 
     @classmethod
     def build(
-        cls, db: Database[Any], kind: ServerKind | None = None, fs: GridFSStore | None = None
+        cls,
+        db: Database[Any],
+        kind: ServerKind | None = None,
+        fs: GridFSStore | None = None,
+        timeout: float = DEFAULT_WAIT,
     ) -> Storage:
+        """``timeout``: connect's; a writer waits for a busy group no longer than any
+        other call waits for the server, so a lease left by a writer that died, or
+        whose release a frozen server never saw, cannot hold requests longer."""
         kind = kind or server_kind(db.client)
         fs = fs or GridFSStore(db)
-        locks = GroupLocks(db.group_locks, enabled=kind == "ferretdb")
+        locks = GroupLocks(db.group_locks, enabled=kind == "ferretdb", wait=timeout)
         return cls(
             db=db,
             kind=kind,

@@ -52,6 +52,18 @@ def violated_index(exc: DuplicateKeyError) -> str | None:
 _BACKEND_UNIQUE_MESSAGES = ("UNIQUE constraint failed", "violates unique constraint")
 
 
+# FerretDB on SQLite answers a write that waited longer than its busy timeout (10 s) for
+# the database file's write lock with InternalError "database is locked (5) (SQLITE_BUSY)"
+# (seen under load on deletes): the server is overloaded, not broken, and nothing was
+# written by that command. Unavailable, then, not an internal error: try again.
+_BACKEND_BUSY_MESSAGES = ("(SQLITE_BUSY)", "database is locked")
+
+
+def is_busy(exc: OperationFailure) -> bool:
+    """Whether the server refused a command because it is too busy right now (FerretDB)."""
+    return any(text in str(exc) for text in _BACKEND_BUSY_MESSAGES)
+
+
 def is_unique_violation(exc: OperationFailure) -> bool:
     """Whether a write failed on a unique index (MongoDB's 11000, or FerretDB's form of it)."""
     if exc.code == 11000:
@@ -84,6 +96,8 @@ def translated(on_duplicate: DuplicateResolver | None = None) -> Iterator[None]:
             "the document is too large to store (MongoDB documents are limited to 16 MiB)"
         ) from exc
     except OperationFailure as exc:
+        if is_busy(exc):
+            raise StoreUnavailableError(f"the database is busy: {exc}") from exc
         if not is_unique_violation(exc):
             raise GroupStoreError(f"database error: {exc}") from exc
         if on_duplicate is None:

@@ -75,7 +75,7 @@ def test_without_an_smtp_host_tokens_go_to_the_log() -> None:
         ("PASSWORD_MIN_LENGTH", "0", "at least 1"),
         ("HASH_CONCURRENCY", "0", "at least 1"),
         ("HASH_WAIT_SECONDS", "soon", "must be a number"),
-        ("HASH_WAIT_SECONDS", "nan", "between 0 and 3600"),
+        ("HASH_WAIT_SECONDS", "nan", "must be a number"),
         ("ARGON2_MEMORY_KIB", "16", "at least 8 x GROUPSTORE_ARGON2_PARALLELISM"),
         ("LOGIN_FAILURES_PER_USER", "-1", "must not be negative"),
         ("LOGIN_FAILURE_WINDOW_SECONDS", "0", "at least 1"),

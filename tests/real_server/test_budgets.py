@@ -108,7 +108,7 @@ def test_update_group_by_its_owner_costs_the_same(setup):
 @pytest.mark.parametrize("operation", ["add_member", "transfer_ownership"])
 def test_single_member_operations_cost_one_user_read_and_one_write(setup, operation):
     store, counter, alice, bob, workflow, _ = setup
-    carol = store.users.register_user("carol", "pw")
+    carol = store.users.register_user("carol", PASSWORD)
     group = store.groups.create_group(
         workflow.workflow_id, "other", user_id=alice.user_id, members=[carol.user_id]
     )
