@@ -14,12 +14,14 @@ import argparse
 import dataclasses
 import os
 import sys
+from typing import Any
 
 import uvicorn
 
 import groupstore
 from graphql_api.observability import configure_logging
 from graphql_api.settings import Settings, SettingsError
+from graphql_api.timeouts import protocol_class
 
 APP_FACTORY = "graphql_api.app:create_app"
 
@@ -72,16 +74,26 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GROUPSTORE_HOST"], os.environ["GROUPSTORE_PORT"] = settings.host, str(settings.port)
     # The factory reads the same environment in the server process, so the
     # import string also works with uvicorn's --workers and --reload.
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # configure_logging did it (text or JSON)
-        access_log=False,  # graphql_api.access writes one line per request instead
-    )
+    uvicorn.run(APP_FACTORY, factory=True, **server_options(settings))
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options from the settings: address, logging, timeouts, connections, proxies."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "log_config": None,  # configure_logging did it (text or JSON)
+        "access_log": False,  # graphql_api.access writes one line per request instead
+        # h11 with a request-head timeout (uvicorn has none of its own).
+        "http": protocol_class(settings.header_timeout_seconds),
+        "timeout_keep_alive": settings.keepalive_seconds,
+        "limit_concurrency": settings.max_connections,
+        # X-Forwarded-* only from the proxies named (uvicorn trusts 127.0.0.1 by default).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
+    }
 
 
 if __name__ == "__main__":

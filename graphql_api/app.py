@@ -31,9 +31,11 @@ from graphql_api.errors import INTERNAL, MASKED_MESSAGE, error_response
 from graphql_api.events import EventBroker, broker_for
 from graphql_api.graphiql import static_routes
 from graphql_api.observability import Observability
+from graphql_api.origin import PublicOrigin
 from graphql_api.schema import build_schema
 from graphql_api.settings import Settings
 from graphql_api.signing import Signer
+from graphql_api.timeouts import Deadlines
 from graphql_api.uploads import PREFLIGHT_HEADERS, BodyLimit
 from graphql_api.view import GatewayGraphQL
 
@@ -63,7 +65,21 @@ def create_app(
     if settings.graphiql:
         routes.extend(static_routes())  # GraphiQL's assets, served locally
     routes.extend(observe.routes())
-    middleware = observe.middleware()
+    middleware = [
+        *observe.middleware(),
+        # Bound how long a request may take to arrive and be answered, then fix the
+        # origin URLs are built on (never the client's Host header).
+        Middleware(
+            Deadlines,
+            body_timeout=settings.body_timeout_seconds,
+            request_timeout=settings.request_timeout_seconds,
+        ),
+        Middleware(
+            PublicOrigin,
+            public_url=settings.public_url,
+            trust_host=bool(settings.trusted_proxies),
+        ),
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(

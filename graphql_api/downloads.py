@@ -8,6 +8,9 @@ so memory does not grow with the file and the event loop never blocks.
 Checks, in order: API key (401) or a signed URL's signature (403) and expiry
 (401, see ``graphql_api.signing``), group exists (404 UNKNOWN_GROUP), caller is
 a member (403), file exists in that group (404 UNKNOWN_FILE).
+The stream is opened (in the threadpool) before the status is sent, so a
+file whose bytes are gone is a 404 UNKNOWN_FILE, never a truncated 200; the
+response closes it on every path.
 HTTP: ``ETag`` + ``If-None-Match`` (304), one byte range (206; ``If-Range``
 honoured; 416 when unsatisfiable; several ranges get the whole file, which
 RFC 9110 allows), ``HEAD`` without a body. The file is always an attachment,
@@ -19,11 +22,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from typing import IO
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 import groupstore
 from graphql_api.context import get_store
@@ -31,6 +36,10 @@ from graphql_api.errors import GatewayError, HTTPError, error_response, public_e
 from graphql_api.signing import download_caller
 
 PIECE_SIZE = 256 * 1024
+# A byte position longer than this many digits is beyond any file (and int() refuses
+# more than 4,300 digits): it counts as "very large" instead of being converted.
+_MAX_DIGITS = 18
+_HUGE = 10**_MAX_DIGITS
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
 # RFC 5987 attr-char, besides letters and digits: what may stay unescaped in filename*.
 _ATTR_CHARS = "!#$&+-.^_`|~"
@@ -69,14 +78,12 @@ async def download(request: Request) -> Response:
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
 
-    headers["Content-Type"] = handle.mime_type
-    headers["Content-Disposition"] = content_disposition(handle.name)
     start, end, status = 0, handle.size() - 1, 200
     if request.method == "GET" and request.headers.get("if-range", etag) == etag:
         try:
             byte_range = parse_range(request.headers.get("range"), handle.size())
         except RangeNotSatisfiable:
-            return error_response(
+            return error_response(  # a JSON body: not the file's content type
                 "RANGE_NOT_SATISFIABLE",
                 f"the range is outside the file ({handle.size()} bytes)",
                 headers={**headers, "Content-Range": f"bytes */{handle.size()}"},
@@ -85,25 +92,55 @@ async def download(request: Request) -> Response:
             start, end = byte_range
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{handle.size()}"
+    headers["Content-Type"] = handle.mime_type
+    headers["Content-Disposition"] = content_disposition(handle.name)
     headers["Content-Length"] = str(end - start + 1)
+    # Open the bytes before any status goes out: a listed file whose bytes are gone
+    # is a 404 UNKNOWN_FILE, not a 200 cut short.
+    try:
+        stream = await run_in_threadpool(handle.open)
+    except groupstore.GroupStoreError as exc:
+        found = public_error(exc)
+        if found is None:
+            raise
+        return error_response(*found)
     if request.method == "HEAD":
+        await run_in_threadpool(stream.close)
         return Response(status_code=status, headers=headers)
-    return StreamingResponse(_pieces(handle, start, end - start + 1), status, headers=headers)
+    return ClosingStreamingResponse(
+        stream, _pieces(stream, start, end - start + 1), status, headers=headers
+    )
 
 
-def _pieces(handle: groupstore.FileHandle, start: int, length: int) -> Iterator[bytes]:
-    """The bytes [start, start + length) in pieces; opened lazily, closed whatever happens."""
+class ClosingStreamingResponse(StreamingResponse):
+    """A streaming response that closes its stream however the response ends
+    (sent, failed, or the client gone before the first byte)."""
+
+    def __init__(
+        self, stream: IO[bytes], content: Iterator[bytes], status_code: int, headers: dict[str, str]
+    ) -> None:
+        super().__init__(content, status_code, headers=headers)
+        self.stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await run_in_threadpool(self.stream.close)
+
+
+def _pieces(stream: IO[bytes], start: int, length: int) -> Iterator[bytes]:
+    """The bytes [start, start + length) in pieces (the response closes the stream)."""
     if length <= 0:
         return
-    with handle.open() as stream:
-        stream.seek(start)
-        remaining = length
-        while remaining > 0:
-            data = stream.read(min(PIECE_SIZE, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
+    stream.seek(start)
+    remaining = length
+    while remaining > 0:
+        data = stream.read(min(PIECE_SIZE, remaining))
+        if not data:
+            break
+        remaining -= len(data)
+        yield data
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -129,16 +166,20 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first == "" and last == "":
         return None
     if first == "":  # suffix: the last N bytes
-        suffix = int(last)
+        suffix = _number(last)
         if suffix == 0 or size == 0:
             raise RangeNotSatisfiable()
         return max(0, size - suffix), size - 1
-    start = int(first)
-    if last and int(last) < start:
+    start = _number(first)
+    if last and _number(last) < start:
         return None
     if start >= size:
         raise RangeNotSatisfiable()
-    return start, min(int(last), size - 1) if last else size - 1
+    return start, min(_number(last), size - 1) if last else size - 1
+
+
+def _number(digits: str) -> int:
+    return int(digits) if len(digits.lstrip("0")) <= _MAX_DIGITS else _HUGE
 
 
 def content_disposition(name: str) -> str:

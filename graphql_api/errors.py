@@ -15,11 +15,15 @@ the client's doing and is masked. The gateway adds:
                                malformed, unknown or expired key (HTTP 401)
     FORBIDDEN                  (the library's) the group's access rule says no
     BAD_REQUEST                invalid cursor or page size, missing CSRF header,
-                               malformed multipart or JSON body (HTTP 400)
+                               malformed multipart or JSON body: not UTF-8, not
+                               an object, too deep, a lone surrogate, ... (HTTP
+                               400; see graphql_api.request_body)
     PAYLOAD_TOO_LARGE          a file or a request body over the limit (HTTP 413)
+    REQUEST_TIMEOUT            the body stalled, or no response by the deadline (HTTP 408)
     GRAPHQL_PARSE_FAILED       syntax error, or more tokens than allowed
-    GRAPHQL_VALIDATION_FAILED  invalid document, depth or alias limit,
-                               introspection while disabled
+    GRAPHQL_VALIDATION_FAILED  invalid document, depth / alias / size limit,
+                               two operations without operationName, an Upload
+                               literal, introspection while disabled
     BAD_USER_INPUT             a variable's value does not fit its type
     RANGE_NOT_SATISFIABLE      file route: the Range selects nothing (HTTP 416)
     INVALID_SIGNATURE          file route: a signed URL that was altered or is
@@ -64,6 +68,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "UNKNOWN_GROUP": 404,
     "UNKNOWN_FILE": 404,
     "METHOD_NOT_ALLOWED": 405,
+    "REQUEST_TIMEOUT": 408,
     "PAYLOAD_TOO_LARGE": 413,
     "RANGE_NOT_SATISFIABLE": 416,
     "TOO_MANY_REQUESTS": 429,
@@ -170,7 +175,12 @@ def classify(error: GraphQLError) -> tuple[str, str] | None:
     found = public_error(original)
     if found is not None:
         return found
-    if error.path is None and (original is None or isinstance(original, GraphQLError)):
+    if error.path is None and (
+        original is None or isinstance(original, GraphQLError) or error.nodes
+    ):
+        # Before execution: parsing, validation, variable coercion. An error there that
+        # points into the document (nodes) is about the client's input even when a
+        # scalar's parser raised a plain exception (``int("ten")``, a 5000-digit Long).
         return _request_error_code(error), error.message
     return None
 

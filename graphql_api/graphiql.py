@@ -80,24 +80,61 @@ _DEFAULT_QUERY = """\
 # GraphiQL's storage, minus secrets. With shouldPersistHeaders false GraphiQL
 # keeps headers out of its tab state, but GraphiQL 4.1's history plugin still
 # writes each run's headers (the API key) to localStorage under
-# `graphiql:queries` / `graphiql:favorites`. This wrapper around localStorage
-# (same behaviour as GraphiQL's default: only `graphiql:` keys count) drops
-# `headers` from those entries on every write, and cleans old entries on load.
+# `graphiql:queries` / `graphiql:favorites`. And it saves documents as typed:
+# a `login` with its password in a literal or in the variables. This wrapper
+# around localStorage (same behaviour as GraphiQL's default: only `graphiql:`
+# keys count) rewrites every write, and cleans old entries on load:
+# - history and favorites: no `headers`; no entry at all for a document that
+#   calls a mutation taking a secret (SENSITIVE_OPERATIONS);
+# - tabs (`graphiql:tabState`) and the current query (`graphiql:query`): such
+#   a document is kept with its string literals emptied and without variables;
+#   `graphiql:variables` is emptied while the current document is such a one.
+SENSITIVE_OPERATIONS = ("login", "registerUser", "resetPassword", "changePassword")
 _STORAGE_JS = """\
         var HISTORY_KEY = /^graphiql:(queries|favorites)$/;
-        function withoutHeaders(key, value) {
-          if (!HISTORY_KEY.test(key)) return value;
+        var SENSITIVE = /\\b(SENSITIVE_NAMES)\\s*\\(/;
+        var STRINGS = /"\"\"[\\s\\S]*?\"\"\"|"(?:[^"\\\\\\n]|\\\\.)*"/g;
+        var lastQuery = "";
+        function sensitive(query) {
+          return typeof query === "string" && SENSITIVE.test(query);
+        }
+        function scrubbed(query) {
+          return query.replace(STRINGS, '""');
+        }
+        function clean(key, value) {
+          if (key === "graphiql:query") {
+            lastQuery = value;
+            return sensitive(value) ? scrubbed(value) : value;
+          }
+          if (key === "graphiql:variables") {
+            return sensitive(lastQuery) ? "" : value;
+          }
+          if (key !== "graphiql:tabState" && !HISTORY_KEY.test(key)) return value;
           try {
             var data = JSON.parse(value);
+            if (key === "graphiql:tabState") {
+              (data.tabs || []).forEach(function (tab, index) {
+                if (!tab || typeof tab !== "object") return;
+                if (index === data.activeTabIndex) lastQuery = tab.query || "";
+                if (sensitive(tab.query)) {
+                  tab.query = scrubbed(tab.query);
+                  tab.variables = null;
+                }
+              });
+              return JSON.stringify(data);
+            }
             Object.keys(data).forEach(function (name) {
               if (!Array.isArray(data[name])) return;
+              data[name] = data[name].filter(function (entry) {
+                return !(entry && typeof entry === "object" && sensitive(entry.query));
+              });
               data[name].forEach(function (entry) {
                 if (entry && typeof entry === "object") delete entry.headers;
               });
             });
             return JSON.stringify(data);
           } catch (error) {
-            return "{}";
+            return key === "graphiql:tabState" ? "" : "{}";
           }
         }
         function ownKeys() {
@@ -110,16 +147,14 @@ _STORAGE_JS = """\
         }
         var storage = null; // null: GraphiQL keeps nothing (storage unavailable)
         try {
-          ownKeys().forEach(function (key) {
+          ["graphiql:query", "graphiql:tabState"].concat(ownKeys()).forEach(function (key) {
             var value = localStorage.getItem(key);
-            if (value !== null && HISTORY_KEY.test(key)) {
-              localStorage.setItem(key, withoutHeaders(key, value));
-            }
+            if (value !== null) localStorage.setItem(key, clean(key, value));
           });
           storage = {
             getItem: function (key) { return localStorage.getItem(key); },
             setItem: function (key, value) {
-              localStorage.setItem(key, withoutHeaders(key, String(value)));
+              localStorage.setItem(key, clean(key, String(value)));
             },
             removeItem: function (key) { localStorage.removeItem(key); },
             clear: function () { ownKeys().forEach(function (k) { localStorage.removeItem(k); }); },
@@ -127,7 +162,7 @@ _STORAGE_JS = """\
           };
         } catch (error) {
           storage = null;
-        }"""
+        }""".replace("SENSITIVE_NAMES", "|".join(SENSITIVE_OPERATIONS))
 
 
 @functools.cache

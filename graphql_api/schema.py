@@ -20,13 +20,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -37,6 +31,7 @@ from graphql_api.accounts import AccountMutation, AccountQuery
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
 from graphql_api.events import Change, ChangeKind
+from graphql_api.limits import Limits, document_guard
 from graphql_api.settings import Settings
 from graphql_api.subscriptions import Subscription
 from graphql_api.types import (
@@ -50,7 +45,7 @@ from graphql_api.types import (
     field,
     mutation,
 )
-from graphql_api.uploads import store_upload
+from graphql_api.uploads import StrictUpload, store_upload
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -291,19 +286,25 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with its guards; limits and introspection come from ``settings``."""
     settings = settings or Settings()
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_fields=settings.max_query_fields,
+    )
     extensions: list[type[SchemaExtension] | object] = [
         ErrorCodes,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        # No ParserCache: its parse errors escape on_operation, so they would lose their code.
+        # Token limit, parse and validation caches, and the depth / alias / size limits,
+        # all linear in the document (Strawberry's limiters re-expand every fragment spread).
+        document_guard(limits, settings.max_tokens),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
+    # The Upload scalar refuses literals and non-file values (they reached resolvers before).
+    scalars = {**SCALARS, UploadFile: StrictUpload}
     return GatewaySchema(
         query=merge_types("Query", (Query, AccountQuery)),
         mutation=merge_types("Mutation", (AccountMutation, Mutation)),
         subscription=Subscription,
         extensions=extensions,  # type: ignore[arg-type]
-        config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
+        config=StrawberryConfig(scalar_map=scalars),  # type: ignore[arg-type]
     )

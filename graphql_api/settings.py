@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from dataclasses import field as dataclass_field
 from datetime import timedelta
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import groupstore
 
@@ -65,8 +66,26 @@ class Settings:
     """GROUPSTORE_MAX_ALIASES: most aliases one document may use."""
     max_tokens: int = 2000
     """GROUPSTORE_MAX_TOKENS: most lexical tokens one document may contain."""
+    max_query_fields: int = 1000
+    """GROUPSTORE_MAX_QUERY_FIELDS: most field selections once every fragment is expanded."""
     log_level: str = "INFO"
     """GROUPSTORE_LOG_LEVEL: CRITICAL, ERROR, WARNING, INFO or DEBUG."""
+    public_url: str | None = None
+    """GROUPSTORE_PUBLIC_URL: the gateway's URL as clients reach it (``downloadUrl`` is built
+    on it); default: the address the server listens on (never the request's Host header)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """GROUPSTORE_TRUSTED_PROXIES: comma-separated proxy addresses (or ``*``) whose
+    ``X-Forwarded-Proto`` / ``X-Forwarded-For`` and ``Host`` are believed."""
+    header_timeout_seconds: float = 10.0
+    """GROUPSTORE_HEADER_TIMEOUT_SECONDS: time for a connection to send a complete request head."""
+    body_timeout_seconds: float = 30.0
+    """GROUPSTORE_BODY_TIMEOUT_SECONDS: longest pause between two pieces of a request body."""
+    request_timeout_seconds: float = 300.0
+    """GROUPSTORE_REQUEST_TIMEOUT_SECONDS: from a request's head until its response starts."""
+    keepalive_seconds: float = 5.0
+    """GROUPSTORE_KEEPALIVE_SECONDS: how long an idle kept-alive connection stays open."""
+    max_connections: int = 1000
+    """GROUPSTORE_MAX_CONNECTIONS: concurrent connections; requests beyond get HTTP 503."""
     signing_secret: str | None = dataclass_field(default=None, repr=False)
     """GROUPSTORE_SIGNING_SECRET: the HMAC key of signed download URLs (at least 32
     characters); every gateway behind one load balancer needs the same one. Unset: a
@@ -132,11 +151,31 @@ class Settings:
         _check(
             0 < self.store_timeout_seconds <= 600, "STORE_TIMEOUT_SECONDS", "must be in (0, 600]"
         )
-        for name in ("max_query_depth", "max_aliases", "max_tokens"):
+        for name in ("max_query_depth", "max_aliases", "max_tokens", "max_query_fields"):
             _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
         _check(
             self.log_level in _LOG_LEVELS, "LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}"
         )
+        for name in (
+            "header_timeout_seconds",
+            "body_timeout_seconds",
+            "request_timeout_seconds",
+            "keepalive_seconds",
+        ):
+            value = getattr(self, name)
+            _check(0 < value <= 86400, name.upper(), "must be between 0 and 86400 (exclusive of 0)")
+        _check(self.max_connections >= 1, "MAX_CONNECTIONS", "must be at least 1")
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            _check(
+                parts.scheme in ("http", "https")
+                and bool(parts.hostname)
+                and not parts.query
+                and not parts.fragment
+                and not parts.username,
+                "PUBLIC_URL",
+                f"must be http(s)://host[:port][/path], not {self.public_url!r}",
+            )
         _check(
             self.signing_secret is None or len(self.signing_secret) >= MIN_SIGNING_SECRET_LENGTH,
             "SIGNING_SECRET",
@@ -225,7 +264,15 @@ class Settings:
             "max_query_depth": _int,
             "max_aliases": _int,
             "max_tokens": _int,
+            "max_query_fields": _int,
             "log_level": _upper,
+            "public_url": _optional_str,
+            "trusted_proxies": _list,
+            "header_timeout_seconds": _float,
+            "body_timeout_seconds": _float,
+            "request_timeout_seconds": _float,
+            "keepalive_seconds": _float,
+            "max_connections": _int,
             "signing_secret": _secret,
             "signed_url_ttl_seconds": _int,
             "signed_url_max_ttl_seconds": _int,
@@ -283,6 +330,10 @@ def _float(name: str, raw: str) -> float:
     if value != value:  # NaN
         raise SettingsError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}")
     return value
+
+
+def _list(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 def _bool(name: str, raw: str) -> bool:

@@ -20,10 +20,13 @@ from collections.abc import Mapping
 from functools import partial
 
 from cross_web import FormData, StarletteRequestAdapter
+from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, UploadFile
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.file_uploads import UploadDefinition
+from strawberry.types.scalar import ScalarDefinition
 
 import groupstore
 from graphql_api.errors import BadRequest, HTTPError, PayloadTooLarge
@@ -110,3 +113,31 @@ async def store_upload(
         file.file,
         name or file.filename or "",
     )
+
+
+def _file_only(value: object) -> UploadFile:
+    # Only the multipart request spec can put a file into a variable; a literal
+    # (`file: "x"`) or a JSON value is the client's mistake, refused before any resolver.
+    if not isinstance(value, UploadFile):
+        raise GraphQLError(_NOT_A_FILE)
+    return value
+
+
+def _no_literal(value_node: object, variables: object = None) -> UploadFile:
+    raise GraphQLError(_NOT_A_FILE)
+
+
+_NOT_A_FILE = "Upload takes a file sent with the GraphQL multipart request spec"
+
+
+StrictUpload = ScalarDefinition(
+    name=UploadDefinition.name,
+    description=UploadDefinition.description,
+    specified_by_url=UploadDefinition.specified_by_url,
+    serialize=UploadDefinition.serialize,
+    parse_value=_file_only,
+    parse_literal=_no_literal,
+    directives=UploadDefinition.directives,
+    origin=UploadDefinition.origin,
+)
+"""The ``Upload`` scalar, refusing anything but an uploaded file (Strawberry's takes any value)."""

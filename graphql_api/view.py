@@ -5,6 +5,9 @@ On top of Strawberry's view it
   refuses multipart requests without the CSRF header or a valid key there;
 - answers every HTTP-level refusal as JSON with ``extensions.code``
   (Strawberry answers those in plain text);
+- decodes bodies strictly (``graphql_api.request_body``): any malformed
+  request (not JSON, not UTF-8, not an object, too deep, a lone surrogate,
+  a multipart ``map`` of the wrong shape, ...) is a 400 BAD_REQUEST;
 - closes the request's upload spool files when the request ends, whether
   or not a resolver used them (Strawberry leaves them open);
 - serves the offline GraphiQL page of ``graphql_api.graphiql`` (no CDN);
@@ -13,9 +16,11 @@ On top of Strawberry's view it
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
+from cross_web import AsyncHTTPRequestAdapter
 from cross_web import HTTPException as StrawberryHTTPException
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -23,14 +28,17 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.file_uploads.utils import replace_placeholders_with_files
+from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 import groupstore
+from graphql_api import request_body
 from graphql_api.auth import authenticate
 from graphql_api.context import Context, get_events, get_store
-from graphql_api.errors import STATUS_CODE, HTTPError, error_response
+from graphql_api.errors import STATUS_CODE, BadRequest, GatewayError, HTTPError, error_response
 from graphql_api.graphiql import graphiql_html
 from graphql_api.settings import Settings
 from graphql_api.uploads import LimitedFormAdapter, check_csrf, is_multipart
@@ -70,6 +78,50 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await response(scope, receive, send)
         finally:
             await request.close()  # closes every spooled upload file
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return request_body.decode_json(data)
+        except GatewayError as exc:
+            raise HTTPError(exc) from None
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        try:
+            return await super().parse_http_body(request)
+        except (HTTPError, StrawberryHTTPException, StarletteHTTPException):
+            raise
+        except (ValueError, TypeError, AttributeError, LookupError, RecursionError) as exc:
+            # Strawberry's own parsing failed on a shape it did not expect (a JSON body
+            # that is not an object, ...): the client's doing, whatever the detail.
+            raise HTTPError(
+                BadRequest("the request must be a JSON object with a 'query' string")
+            ) from exc
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
+        """Strawberry's multipart parsing, with the shapes of ``operations`` and ``map`` checked."""
+        try:
+            form_data = await request.get_form_data()
+        except ValueError as exc:
+            raise HTTPError(BadRequest("the multipart body cannot be parsed")) from exc
+        form = form_data.form
+        raw_operations, raw_map = form.get("operations"), form.get("map", "{}")
+        if not isinstance(raw_operations, (str, bytes)) or not isinstance(raw_map, (str, bytes)):
+            raise HTTPError(BadRequest("multipart requests need 'operations' and 'map' fields"))
+        try:
+            operations = request_body.expect_object(
+                request_body.decode_json(raw_operations), "the multipart field 'operations'"
+            )
+            file_names = {name for name, value in form.items() if isinstance(value, UploadFile)}
+            files_map = request_body.check_files_map(request_body.decode_json(raw_map), file_names)
+            return replace_placeholders_with_files(operations, files_map, form_data.files)
+        except GatewayError as exc:
+            raise HTTPError(exc) from None
+        except (LookupError, TypeError, ValueError) as exc:
+            raise HTTPError(
+                BadRequest("a 'map' path does not name a variable of 'operations'")
+            ) from exc
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -223,3 +223,32 @@ def test_graphiql_runs_a_query_typed_into_its_editor(gateway: Gateway, api, watc
     assert token not in stored
     assert "OLD-SECRET" not in stored  # old entries were cleaned when the page loaded
     assert "{ old }" in stored
+
+
+def test_graphiql_saves_no_password_of_a_login_run_in_it(gateway: Gateway, api, watched: Watched):
+    page = watched.page
+    user = unique("erin")
+    password = "pw-" + unique("secret")
+    api().run(
+        "mutation($u: String!, $p: String!) { registerUser(username: $u, password: $p) { id } }",
+        u=user,
+        p=password,
+    )
+    page.goto(gateway.graphql_url)
+    page.wait_for_selector(EXECUTE)
+    page.wait_for_selector(QUERY_EDITOR)
+
+    login = f'mutation {{ login(username: "{user}", password: "{password}") {{ token }} }}'
+    type_into_editor(page, QUERY_EDITOR, login)
+    # The tab state is saved with the literals emptied (see graphql_api/graphiql.py).
+    wait_until(page, "(localStorage.getItem('graphiql:tabState') || '').includes('login(username')")
+    page.click(EXECUTE)
+    token = wait_for_response(page)["data"]["login"]["token"]
+    # A harmless query afterwards: history records it, so it has been written by now.
+    assert run_in_graphiql(page, "{ __typename }") == {"data": {"__typename": "Query"}}
+    wait_until(page, "(localStorage.getItem('graphiql:queries') || '').includes('__typename')")
+
+    stored = page.evaluate("JSON.stringify(Object.assign({}, window.localStorage))")
+    assert password not in stored
+    assert token not in stored
+    assert "login(" not in json.loads(stored)["graphiql:queries"]
