@@ -179,7 +179,7 @@ def test_a_call_in_flight_when_the_server_freezes_fails_within_the_bound() -> No
         store = groupstore.connect(database.uri, database="freeze", timeout=timeout)
         store.users.hasher = CHEAP_HASHER
         try:
-            user = store.users.register_user("alice", "pw")
+            user = store.users.register_user("alice", "a long password")
             outcome: list[BaseException | None] = []
             in_flight = threading.Event()
 
@@ -214,7 +214,7 @@ def test_a_group_write_waits_for_a_dead_writers_lease_no_longer_than_the_bound(
 ) -> None:
     timeout = 1.0
     store = store_factory(timeout=timeout)
-    owner = store.users.register_user("owner", "pw")
+    owner = store.users.register_user("owner", "a long password")
     workflow = store.workflows.create_workflow("wf")
     group = store.groups.create_group(workflow.workflow_id, "G", user_id=owner.user_id)
     # What a writer that died (or whose release a frozen server never saw) leaves behind.

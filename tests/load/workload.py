@@ -168,7 +168,7 @@ def setup_world(uri: str, database: str, config: Config) -> World:
             store.users.register_user(f"c{i}", f"c{i}-password") for i in range(config.clients)
         ]
         satellites = [
-            [store.users.register_user(f"s{i}_{j}", "pw").user_id for j in range(2)]
+            [store.users.register_user(f"s{i}_{j}", "a long password").user_id for j in range(2)]
             for i in range(config.clients)
         ]  # fmt: skip
         workflow = store.workflows.create_workflow("load")
