@@ -22,8 +22,6 @@ takes the threadpool that every other request needs.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -36,7 +34,15 @@ import groupstore
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest
 from graphql_api.events import Change, ChangeKind
-from graphql_api.types import ApiKey, PageInfo, User, field, mutation
+from graphql_api.types import (
+    ApiKey,
+    PageInfo,
+    User,
+    decode_cursor,
+    encode_cursor,
+    field,
+    mutation,
+)
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -94,20 +100,6 @@ def client_address(info: Info) -> str | None:
     return None if client is None else client.host
 
 
-def encode_cursor(cursor: str) -> str:
-    return base64.urlsafe_b64encode((CURSOR_PREFIX + cursor).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = ""
-    if not raw.startswith(CURSOR_PREFIX) or len(raw) == len(CURSOR_PREFIX):
-        raise BadRequest(f"invalid cursor '{cursor}'")
-    return raw[len(CURSOR_PREFIX) :]
-
-
 @strawberry.type(description="A user as others see them in a member picker: id and name only.")
 class UserSummary:
     id: strawberry.ID
@@ -133,7 +125,7 @@ class UserConnection:
     def from_domain(cls, page: groupstore.UserPage) -> UserConnection:
         edges = [
             UserEdge(
-                cursor=encode_cursor(cursor),
+                cursor=encode_cursor(cursor, CURSOR_PREFIX),
                 node=UserSummary(id=strawberry.ID(user.user_id), username=user.username),
             )
             for cursor, user in page.items
@@ -163,7 +155,7 @@ class AccountQuery:
         page = await run_in_threadpool(
             info.context.store.users.list_users_page,
             prefix=prefix,
-            after=None if after is None else decode_cursor(after),
+            after=None if after is None else decode_cursor(after, CURSOR_PREFIX),
             first=first,
         )
         return UserConnection.from_domain(page)

@@ -52,19 +52,23 @@ def mutation(description: str) -> Callable[[F], F]:
     return cast("Callable[[F], F]", strawberry.mutation(description=description))
 
 
-def encode_cursor(cursor: str) -> str:
-    """An opaque cursor: the library's keyset cursor, URL-safe base64, no padding."""
-    return base64.urlsafe_b64encode((CURSOR_PREFIX + cursor).encode()).decode().rstrip("=")
+def encode_cursor(cursor: str, prefix: str = CURSOR_PREFIX) -> str:
+    """An opaque cursor: the library's keyset cursor, URL-safe base64, no padding.
+
+    ``prefix`` names the listing, so a cursor of one listing is refused by another.
+    """
+    return base64.urlsafe_b64encode((prefix + cursor).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str, prefix: str = CURSOR_PREFIX) -> str:
+    """The library's keyset cursor of an ``encode_cursor`` cursor (BAD_REQUEST otherwise)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
-    if not raw.startswith(CURSOR_PREFIX) or len(raw) == len(CURSOR_PREFIX):
+    if not raw.startswith(prefix) or len(raw) == len(prefix):
         raise BadRequest(f"invalid cursor '{cursor}'")
-    return raw[len(CURSOR_PREFIX) :]
+    return raw[len(prefix) :]
 
 
 @strawberry.type(description="A registered user. Passwords and API keys never appear here.")
