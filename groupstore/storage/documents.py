@@ -12,6 +12,7 @@ the server cannot query inside these fields, which nothing here needs.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -61,12 +62,19 @@ def encode_parameters(parameters: dict[str, Parameter]) -> str:
 
 
 def decode_parameters(text: str | None) -> dict[str, Parameter]:
-    docs = decode_json(text) or []
-    result: dict[str, Parameter] = {}
-    for doc in docs:
-        parameter = parameter_from_dict(doc)
-        result[parameter.name] = parameter
-    return result
+    """The parameters of a stored declaration, a fresh dict each time.
+
+    Parameters are frozen dataclasses, so one decoded tuple serves every group
+    with the same declaration (groups usually copy their workflow's): reading a
+    page of groups then parses each distinct declaration once, not once a group
+    (it was 40% of a page of 50 in memory).
+    """
+    return {parameter.name: parameter for parameter in _decoded_parameters(text)}
+
+
+@functools.lru_cache(maxsize=1024)
+def _decoded_parameters(text: str | None) -> tuple[Parameter, ...]:
+    return tuple(parameter_from_dict(doc) for doc in decode_json(text) or [])
 
 
 def members_to_documents(members: list[Member]) -> list[dict[str, Any]]:
