@@ -52,6 +52,9 @@ TOO_LARGE = "the document is too large to store (MongoDB documents are limited t
 # + 16 KiB) or an update that would grow one past 16 MiB: BSONObjectTooLarge,
 # and "document too large" on update.
 _TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
+# FerretDB on PostgreSQL cannot put "\u0000" in jsonb, even in a query's filter
+# (an id with NUL in it): SQLSTATE 22P05. The caller's value is at fault.
+_BACKEND_NUL_MESSAGES = ("(SQLSTATE 22P05)", "unsupported Unicode escape sequence")
 # FerretDB 1.x reports a unique index violated by an *update* as InternalError
 # (code 1) carrying its backend's message, not as DuplicateKeyError (11000).
 _BACKEND_UNIQUE_MESSAGES = ("UNIQUE constraint failed", "violates unique constraint")
@@ -101,6 +104,10 @@ def translated(on_duplicate: DuplicateResolver | None = None) -> Iterator[None]:
     except OperationFailure as exc:
         if exc.code in _TOO_LARGE_CODES:
             raise ConstraintViolationError(TOO_LARGE) from exc
+        if any(text in str(exc) for text in _BACKEND_NUL_MESSAGES):
+            raise ConstraintViolationError(
+                "a value contains the NUL character, which this server cannot store or query"
+            ) from exc
         if is_busy(exc):
             raise StoreUnavailableError(f"the database is busy: {exc}") from exc
         if not is_unique_violation(exc):
