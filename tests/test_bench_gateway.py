@@ -41,6 +41,7 @@ def test_quick_run_prints_both_servers_figures_and_the_ratio_for_every_case():
         "p99 ms",
         "CPU ms/op",
         "GraphQL/plain",
+        "by CPU",
     ]
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
     assert [(row[0], row[1]) for row in rows] == ROWS, done.stdout
