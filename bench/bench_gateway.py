@@ -120,7 +120,12 @@ def servers(env: dict[str, str], seed_sizes: gateway_apps.Sizes | None) -> Itera
                 _wait_healthy(server)
                 if seed_sizes is not None:
                     server.seed = json.loads(Path(f"{tmp}/{server.name}.json").read_text())
-            yield started
+            try:
+                yield started
+            except BaseException:
+                for server in started:  # why a request failed is in the server's log
+                    print(f"--- {server.name} log:\n{server.output()}", file=sys.stderr)
+                raise
         finally:
             for server in started:
                 if server.process.poll() is None:
@@ -247,19 +252,24 @@ class Case:
     plain: Op
 
 
-def cases(file_bytes: int) -> list[Case]:
+CASES = ("group", "page", "download", "upload")
+
+
+def cases(file_bytes: int, names: tuple[str, ...] = CASES) -> list[Case]:
+    """The cases named, in CASES order (downloads first: uploads make the store grow)."""
     kib = f"{file_bytes // 1024}k"
-    return [
-        Case("group(id)", (1, 32), gql_group, plain_group),
-        Case("groups(first: 50) + members", (1, 32), gql_page, plain_page),
-        Case(f"upload {kib}", (32,), gql_upload(file_bytes), plain_upload(file_bytes)),
-        Case(
+    every = {
+        "group": Case("group(id)", (1, 32), gql_group, plain_group),
+        "page": Case("groups(first: 50) + members", (1, 32), gql_page, plain_page),
+        "download": Case(
             f"download {kib}",
             (32,),
             download("/files", file_bytes),
             download("/plain/files", file_bytes),
         ),
-    ]
+        "upload": Case(f"upload {kib}", (32,), gql_upload(file_bytes), plain_upload(file_bytes)),
+    }
+    return [every[name] for name in CASES if name in names]
 
 
 # -- running a cell -----------------------------------------------------------------
@@ -334,10 +344,11 @@ def run(
     seconds: float,
     max_requests: int,
     warmup: int,
+    names: tuple[str, ...] = CASES,
 ) -> str:
     lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1)]
     client_cpu: list[float] = []
-    for case in cases(file_bytes):
+    for case in cases(file_bytes, names):
         for clients in case.clients:
             cells = [
                 asyncio.run(
@@ -376,7 +387,16 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--seconds", type=float, help="per cell (default 5; --quick: 1)")
     parser.add_argument("--max-requests", type=int, help="per cell (default 1,000,000)")
     parser.add_argument("--uri", help="a MongoDB server for both (default: each in memory)")
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"comma-separated, of {','.join(CASES)} (default: all)",
+    )
     args = parser.parse_args(argv)
+    names = tuple(name.strip() for name in args.cases.split(","))
+    unknown = set(names) - set(CASES)
+    if unknown:
+        parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
     if args.quick:
         sizes = gateway_apps.Sizes(users=8, groups=64, members=8)
         seconds, max_requests, warmup = 1.0, 200, 5
@@ -400,7 +420,16 @@ def main(argv: list[str] | None = None) -> str:
     try:
         with servers(env, None if shared else sizes) as (gateway, plain):
             seeds = {server.name: shared or server.seed or {} for server in (gateway, plain)}
-            table = run(gateway, plain, seeds, sizes.file_bytes, seconds, max_requests, warmup)
+            table = run(
+                gateway,
+                plain,
+                seeds,
+                sizes.file_bytes,
+                seconds,
+                max_requests,
+                warmup,
+                names,
+            )
     finally:
         if store is not None:
             store.client.drop_database(database)

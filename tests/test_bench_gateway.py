@@ -13,8 +13,8 @@ ROWS = [
     ("group(id)", "32"),
     ("groups(first: 50) + members", "1"),
     ("groups(first: 50) + members", "32"),
-    ("upload 64k", "32"),
     ("download 64k", "32"),
+    ("upload 64k", "32"),
 ]
 NUMBER = re.compile(r"[\d,]+(\.\d+)?")
 
