@@ -370,7 +370,8 @@ def run(
                 row += [_fmt(cell.ops_per_second), _fmt(cell.p50_ms), _fmt(cell.p99_ms)]
                 row.append(_fmt(cell.cpu_ms_per_op))
             row.append(f"{g.ops_per_second / p.ops_per_second:.2f}")
-            row.append(f"{p.cpu_ms_per_op / g.cpu_ms_per_op:.2f}")
+            # (CPU time is counted in clock ticks: a very short cell may show none.)
+            row.append(f"{p.cpu_ms_per_op / g.cpu_ms_per_op if g.cpu_ms_per_op else 0:.2f}")
             client_cpu += [cell.client_cpu_ms_per_op for cell in cells]
             lines.append("| " + " | ".join(row) + " |")
             print(lines[-1], file=sys.stderr, flush=True)
