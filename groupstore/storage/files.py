@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from bson import Binary, ObjectId
+from bson import ObjectId
 from gridfs import GridFSBucket
 from pymongo.collection import Collection
 from pymongo.cursor import Cursor
@@ -120,7 +120,8 @@ class GridFSStore:
         batch: list[dict[str, Any]] = []
         for n, data in enumerate(_read_chunks(source, self.chunk_size)):
             digest.update(data)
-            batch.append({"_id": ObjectId(), "files_id": file_id, "n": n, "data": Binary(data)})
+            # bytes are BSON binary subtype 0, as Binary(data) is, without its copy.
+            batch.append({"_id": ObjectId(), "files_id": file_id, "n": n, "data": data})
             if len(batch) >= self.chunks_per_batch:
                 yield batch
                 batch = []
@@ -228,6 +229,9 @@ def _read_chunks(source: IO[bytes], chunk_size: int) -> Iterator[bytes]:
             raise ConstraintViolationError(
                 "the file must be opened in binary mode (read() gave text)"
             )
+        if not pending and len(data) == chunk_size and type(data) is bytes:
+            yield data  # a whole chunk in one read (the usual case): no copy
+            continue
         pending += data
         if len(pending) == chunk_size:
             yield bytes(pending)

@@ -9,12 +9,11 @@ over one store, so here every write of a client runs under that client's
 lock: one write at a time, each one atomic, as on MongoDB. Reads need no
 lock (a write replaces a document whole, so a reader sees it before or after).
 
-It also refuses documents over 16 MiB, as MongoDB does, so that a value the
-in-memory store accepts is one a real server accepts too.
-
 Its collections keep indexes (``memory_index.py``): hash and ordered indexes
 for the declared ones, so that a query or a unique check does not walk the
-whole collection (100,000 groups hold; docs/performance.md).
+whole collection (100,000 groups hold; docs/performance.md). They also refuse
+documents over 16 MiB, as MongoDB does, so that a value the in-memory store
+accepts is one a real server accepts too.
 """
 
 from __future__ import annotations
@@ -22,20 +21,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import bson
 import mongomock
 import mongomock.collection
 import mongomock.database
-from pymongo.errors import DocumentTooLarge
 
 from groupstore.storage.memory_index import IndexedCollection, IndexedServerStore
-
-MAX_BSON_SIZE = 16 * 1024 * 1024  # MongoDB's maxBsonObjectSize
-
-
-def _check_size(document: Any) -> None:
-    if isinstance(document, dict) and len(bson.encode(document)) > MAX_BSON_SIZE:
-        raise DocumentTooLarge(f"document is larger than the maximum of {MAX_BSON_SIZE} bytes")
 
 
 class AtomicCollection(IndexedCollection):
@@ -50,13 +40,10 @@ class AtomicCollection(IndexedCollection):
         return lock
 
     def _insert(self, data: Any, *args: Any, **kwargs: Any) -> Any:
-        for document in data if isinstance(data, list) else [data]:
-            _check_size(document)
         with self._write_lock():
             return super()._insert(data, *args, **kwargs)
 
     def _update(self, spec: Any, document: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_size(document)
         with self._write_lock():
             return super()._update(spec, document, *args, **kwargs)
 

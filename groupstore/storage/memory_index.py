@@ -560,10 +560,15 @@ class IndexedCollection(_Collection):  # type: ignore[misc]
 
     def _insert(self, data: Any, session: Any = None, ordered: bool = True) -> Any:
         documents = [data] if isinstance(data, Mapping) else list(data)
-        for document in documents:
-            if isinstance(document, Mapping):
-                _check_size(document if "_id" in document else {"_id": ObjectId(), **document})
-        before, _inserting.active = getattr(_inserting, "active", False), True
+        before = getattr(_inserting, "active", False)
+        # mongomock inserts a list by calling _insert once per document: measure
+        # every document once, at the outer call, before any is stored (an
+        # encode per check; a 255 KiB GridFS chunk was encoded 5 times).
+        if not before:
+            for document in documents:
+                if isinstance(document, Mapping):
+                    _check_size(document if "_id" in document else {"_id": ObjectId(), **document})
+        _inserting.active = True
         try:
             return super()._insert(
                 data if isinstance(data, Mapping) else documents, session, ordered
