@@ -366,9 +366,17 @@ class WorkflowGroupManager:
     def list_uploaded_files(
         self, group_id: str, *, caller: str | None = None
     ) -> list[UploadedFile]:
-        """The group's files in upload order."""
-        self._require_member(group_id, caller)
-        return self.fs.list_for_group(group_id)
+        """The group's files in upload order.
+
+        A trusted caller's listing is one read; only an empty one costs a
+        second, to tell an unknown group from a group without files.
+        """
+        if caller is not None:
+            self._require_member(group_id, caller)
+        files = self.fs.list_for_group(group_id)
+        if not files and caller is None:
+            self._require_member(group_id, None)
+        return files
 
     def list_uploads(self, groups: Iterable[Group]) -> dict[str, list[UploadedFile]]:
         """The files of several groups already read (one round trip): group id -> files.

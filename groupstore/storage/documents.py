@@ -54,7 +54,9 @@ def encode_json(value: JSON, what: str) -> str:
 
 
 def decode_json(text: str | None) -> JSON:
-    return None if text is None else json.loads(text)
+    if text is None or text == "null":  # engine_config is mostly null: skip the parser
+        return None
+    return json.loads(text)
 
 
 def encode_parameters(parameters: dict[str, Parameter]) -> str:

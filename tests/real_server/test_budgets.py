@@ -157,6 +157,31 @@ def test_group_uploads_are_read_once_on_first_access(setup):
     assert commands == ["find"], commands
 
 
+def test_listing_files_of_a_group_with_files_costs_one_read(setup):
+    store, counter, *_, group = setup
+    store.groups.upload_file(group.group_id, b"x", "a.txt")
+    with counter.count() as commands:
+        assert [f.name for f in store.groups.list_uploaded_files(group.group_id)] == ["a.txt"]
+    assert commands == ["find"], commands
+
+
+def test_listing_files_of_an_empty_group_costs_a_second_read_to_tell_it_from_unknown(setup):
+    store, counter, *_, group = setup
+    with counter.count() as commands:
+        assert store.groups.list_uploaded_files(group.group_id) == []
+    assert commands == ["find", "find"], commands
+    with pytest.raises(groupstore.UnknownWorkflowGroupError):
+        store.groups.list_uploaded_files("no-such-group")
+
+
+def test_listing_files_as_a_member_costs_the_membership_read_and_the_listing(setup):
+    store, counter, _, bob, _, group = setup
+    store.groups.upload_file(group.group_id, b"x", "a.txt")
+    with counter.count() as commands:
+        assert len(store.groups.list_uploaded_files(group.group_id, caller=bob.user_id)) == 1
+    assert commands == ["find", "find"], commands
+
+
 def test_small_upload_costs_at_most_4(setup):
     store, counter, *_, group = setup
     with counter.count() as commands:
