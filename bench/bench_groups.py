@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import statistics
 import subprocess
 import sys
 import uuid
@@ -310,6 +311,15 @@ def table(results: dict[str, dict[str, float]], servers: list[str]) -> str:
     return "\n".join(lines)
 
 
+def medians(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds that measured it."""
+    names = dict.fromkeys(name for figures in rounds for name in figures)
+    return {
+        name: statistics.median(figures[name] for figures in rounds if name in figures)
+        for name in names
+    }
+
+
 BIG_ROWS = ["upload_MBps", "download_MBps", "upload_rss_growth_MiB", "download_rss_growth_MiB"]
 
 
@@ -328,6 +338,12 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--systems", default="", help="comma-separated; default: all")
     parser.add_argument("--flowserv-python", default="", help="python of flowserv's venv")
     parser.add_argument("--json", default="", help="also write the results here")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of the workload, systems interleaved; each cell is the median",
+    )
     args = parser.parse_args(argv)
 
     if args.quick:
@@ -355,19 +371,28 @@ def main(argv: list[str] | None = None) -> str:
         parser.error(f"unknown or unavailable systems: {sorted(unknown)} (have {available})")
 
     print(f"sizes: {workload.describe(sizes)}", file=sys.stderr)
-    results: dict[str, dict[str, float]] = {}
-    for system in systems:
-        print(f"running {system}", file=sys.stderr, flush=True)
-        if system == "flowserv":
-            results[system] = run_flowserv(args.flowserv_python, sizes, big=False)
-            if sizes.big_mib:
-                results[system].update(run_flowserv(args.flowserv_python, sizes, big=True))
-            continue
-        kind, _, server = system.partition("-")
-        results[system] = run_local(kind, servers[server], sizes, big=False)
-        if sizes.big_mib:
-            results[system].update(run_big_in_child(system, servers[server], sizes))
+    # Rounds interleave the systems, so that a burst of load from elsewhere on a
+    # shared machine lands on every system of a round rather than on one system;
+    # the median of the rounds then drops it. The big file moves once (round 1).
+    rounds: dict[str, list[dict[str, float]]] = {system: [] for system in systems}
+    for round_number in range(1, max(1, args.repeat) + 1):
+        for system in systems:
+            print(f"round {round_number}: running {system}", file=sys.stderr, flush=True)
+            big = bool(sizes.big_mib) and round_number == 1
+            if system == "flowserv":
+                figures = run_flowserv(args.flowserv_python, sizes, big=False)
+                if big:
+                    figures.update(run_flowserv(args.flowserv_python, sizes, big=True))
+            else:
+                kind, _, server = system.partition("-")
+                figures = run_local(kind, servers[server], sizes, big=False)
+                if big:
+                    figures.update(run_big_in_child(system, servers[server], sizes))
+            rounds[system].append(figures)
+    results = {system: medians(figures) for system, figures in rounds.items()}
     text = table(results, list(servers))
+    if args.repeat > 1:
+        text = f"median of {args.repeat} rounds (the big file: one run)\n\n{text}"
     if args.json:
         Path(args.json).write_text(json.dumps({"sizes": asdict(sizes), "results": results}))
     return text

@@ -50,3 +50,11 @@ def test_the_flowserv_worker_runs_the_same_workload():
     results = bench_groups.run_flowserv(str(FLOWSERV_PYTHON), workload.QUICK, big=False)
     assert set(results) == set(workload.OPERATIONS)
     assert all(value > 0 for value in results.values())
+
+
+def test_repeated_rounds_report_each_figure_as_the_median_of_the_rounds():
+    rounds = [{"get_group": 10.0, "upload_MBps": 5.0}, {"get_group": 30.0}, {"get_group": 20.0}]
+    assert bench_groups.medians(rounds) == {"get_group": 20.0, "upload_MBps": 5.0}
+    text = bench_groups.main(["--quick", "--repeat", "2", "--systems", "groupstore-memory"])
+    assert text.startswith("median of 2 rounds")
+    assert set(_rows(text)) == set(workload.OPERATIONS)
