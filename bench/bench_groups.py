@@ -170,6 +170,7 @@ class RawSystem:
                 "seq": ObjectId(),
                 "owner_id": owner,
                 "members": team,
+                "member_ids": [member["user_id"] for member in team],
                 "parameters": self.parameters,
                 "workflow_spec": json.dumps(spec),
                 "engine_config": "null",
@@ -183,7 +184,7 @@ class RawSystem:
         return self.db.groups.find_one({"_id": group_id})
 
     def list_by_user(self, user_id: str) -> int:
-        return len(list(self.db.groups.find({"members.user_id": user_id}).sort("seq", 1)))
+        return len(list(self.db.groups.find({"member_ids": user_id}).sort("seq", 1)))
 
     def list_by_workflow(self, workflow_id: str) -> int:
         return len(list(self.db.groups.find({"workflow_id": workflow_id}).sort("seq", 1)))
@@ -192,7 +193,13 @@ class RawSystem:
         team = self._members(members)
         self.db.groups.find_one_and_update(
             {"_id": group_id},
-            {"$set": {"members": team, "updated_at": datetime.now(timezone.utc)}},
+            {
+                "$set": {
+                    "members": team,
+                    "member_ids": [member["user_id"] for member in team],
+                    "updated_at": datetime.now(timezone.utc),
+                }
+            },
             return_document=ReturnDocument.AFTER,
         )
 

@@ -37,7 +37,7 @@ from groupstore.errors import (
 from groupstore.model import JSON, FileHandle, Group, GroupSummary, Member, UploadedFile
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.backend import StorageLike, storage_of
-from groupstore.storage.documents import file_from_document, utc_now
+from groupstore.storage.documents import file_from_document, member_fields, utc_now
 from groupstore.storage.groups import Access, member_condition
 from groupstore.uploads import open_source
 from groupstore.users import UserManager
@@ -247,10 +247,7 @@ class WorkflowGroupManager:
             return self._full(self.get_group(group_id, caller=caller))
         conditions = self._owner_condition(caller)
         if member_ids is not None:
-            changes["members"] = [
-                {"user_id": member.user_id, "username": member.username}
-                for member in self._active_members(member_ids)
-            ]
+            changes.update(member_fields(self._active_members(member_ids)))
             # The owner must stay a member; the filter checks it in the same write.
             if caller is None:
                 conditions["owner_id"] = {"$in": member_ids}
@@ -280,14 +277,18 @@ class WorkflowGroupManager:
         """Add an active user to the group (the owner's call); adding a member again is a no-op."""
         (member,) = self._active_members(validate_user_ids([user_id]))
         entry = {"user_id": member.user_id, "username": member.username}
-        # The filter skips a member already there (no write at all on MongoDB);
-        # $addToSet keeps the list free of duplicates even where that filter does
-        # not hold: FerretDB 1.x matches {"members.user_id": {"$ne": u}} on a document
-        # whose list has u (the entries are whole: usernames never change).
+        # The filter skips a member already there (no write at all); $addToSet
+        # keeps both lists free of duplicates even if it did not (FerretDB 1.x
+        # gets $ne wrong on a path into an array of documents, members.user_id,
+        # though not on the array of ids; the entries are whole: usernames
+        # never change).
         group = self.groups.update(
             group_id,
-            {**self._owner_condition(caller), "members.user_id": {"$ne": member.user_id}},
-            {"$addToSet": {"members": entry}, "$set": {"updated_at": utc_now()}},
+            {**self._owner_condition(caller), "member_ids": {"$ne": member.user_id}},
+            {
+                "$addToSet": {"members": entry, "member_ids": member.user_id},
+                "$set": {"updated_at": utc_now()},
+            },
         )
         if group is not None:
             return group

@@ -12,6 +12,10 @@ before bytes on delete), so a crash leaves only these orphans:
   a delete interrupted after the files document);
 * stale group write leases (a writer killed while holding one, FerretDB only).
 
+It also rewrites a group's ``member_ids`` where they disagree with its
+``members``: no crash leaves that (both are written by one update), but a
+process of an earlier 0.2.0 build, which did not keep ``member_ids``, does.
+
 An upload in progress looks like an orphan too, so only orphans older than
 ``grace`` are removed (by default one hour).
 """
@@ -38,6 +42,8 @@ class RepairReport:
     removed: bool
     broken_files: list[str] = field(default_factory=list)
     stale_locks: list[str] = field(default_factory=list)
+    unsynced_members: list[str] = field(default_factory=list)
+    """Groups whose ``member_ids`` disagreed with their members (rewritten unless a dry run)."""
 
     @property
     def total(self) -> int:
@@ -47,6 +53,7 @@ class RepairReport:
             + len(self.orphan_chunk_files)
             + len(self.broken_files)
             + len(self.stale_locks)
+            + len(self.unsynced_members)
         )
 
 
@@ -59,7 +66,7 @@ def repair(
     """Find orphans older than ``grace`` and, unless ``dry_run``, remove them."""
     orphans = find_orphans(store.db, store.fs, grace, progress=progress)
     if not dry_run:
-        remove_orphans(store.db, store.fs, orphans, progress=progress)
+        remove_orphans(store.db, store.fs, orphans, progress=progress, groups=store.storage.groups)
     return RepairReport(
         orphan_groups=orphans.groups,
         orphan_files=orphans.files,
@@ -67,4 +74,5 @@ def repair(
         removed=not dry_run,
         broken_files=orphans.broken_files,
         stale_locks=orphans.stale_locks,
+        unsynced_members=orphans.unsynced_members,
     )

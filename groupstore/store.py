@@ -13,6 +13,7 @@ from groupstore.senders import TokenSender
 from groupstore.storage.backend import Storage, server_kind
 from groupstore.storage.changes import ChangeFeed, watch_changes
 from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
+from groupstore.storage.schema import upgrade
 from groupstore.users import DEFAULT_TOKEN_TTL, AccountPolicy, UserManager
 from groupstore.workflows import WorkflowManager
 
@@ -125,6 +126,7 @@ def connect(
         db = client[database]
         ensure_indexes(db, bucket_name="fs")
         storage = Storage.build(db, server_kind(client), timeout=timeout)
+        upgrade(storage)  # one read, unless the database was written by an earlier version
         return GroupStore(  # promotes the named administrators: one more round trip
             client, storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
         )

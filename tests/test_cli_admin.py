@@ -61,6 +61,7 @@ def test_repair_apply_removes_the_orphans(run, store, group):
         "orphan_chunk_files": [],
         "broken_files": [],
         "stale_locks": [],
+        "unsynced_members": [],
     }
     assert store.db["fs.files"].count_documents({"_id": "orphan"}) == 0
 

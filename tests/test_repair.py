@@ -120,3 +120,21 @@ def test_repair_removes_chunks_whose_newest_is_older_than_the_grace(store, group
     report = repair(store)
     assert report.orphan_chunk_files == ["dead"]
     assert store.db["fs.chunks"].count_documents({}) == 0
+
+
+def test_repair_rewrites_member_ids_that_disagree_with_the_members(store, group, bob):
+    """What a process of an earlier 0.2.0 build leaves: members changed, member_ids not."""
+    store.db.groups.update_one(
+        {"_id": group.group_id},
+        {"$push": {"members": {"user_id": bob.user_id, "username": bob.username}}},
+    )
+    assert store.groups.list_groups(user_id=bob.user_id) == []
+
+    dry = repair(store, grace=NOW, dry_run=True)
+    assert dry.unsynced_members == [group.group_id]
+    assert store.groups.list_groups(user_id=bob.user_id) == []
+
+    report = repair(store, grace=NOW)
+    assert report.unsynced_members == [group.group_id]
+    assert [g.group_id for g in store.groups.list_groups(user_id=bob.user_id)] == [group.group_id]
+    assert repair(store, grace=NOW).total == 0

@@ -69,6 +69,7 @@ def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) ->
                 "orphan_chunk_files": report.orphan_chunk_files,
                 "broken_files": report.broken_files,
                 "stale_locks": report.stale_locks,
+                "unsynced_members": report.unsynced_members,
             }
         )
         return
@@ -77,7 +78,8 @@ def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) ->
         f"{verb} {len(report.orphan_groups)} orphan groups, {len(report.orphan_files)} "
         f"orphan files, chunks of {len(report.orphan_chunk_files)} missing files, "
         f"{len(report.broken_files)} listed files with chunks missing, "
-        f"{len(report.stale_locks)} stale leases"
+        f"{len(report.stale_locks)} stale leases, "
+        f"{len(report.unsynced_members)} groups with member ids to rewrite"
     )
     if not apply and report.total:
         state.note("dry run: nothing removed (run again with --apply to remove them)")

@@ -97,9 +97,12 @@ GROUP_INDEXES = [
         [("workflow_id", ASCENDING), ("name", ASCENDING)], unique=True, name="group_name_unique"
     ),
     IndexModel([("workflow_id", ASCENDING), ("seq", ASCENDING)], name="group_by_workflow"),
-    IndexModel([("members.user_id", ASCENDING), ("seq", ASCENDING)], name="group_by_member"),
+    IndexModel([("member_ids", ASCENDING), ("seq", ASCENDING)], name="group_by_member_id"),
     IndexModel([("seq", ASCENDING)], name="group_by_seq"),
 ]
+# Indexes of earlier versions that nothing queries any more.
+OBSOLETE_GROUP_INDEXES = ["group_by_member"]  # (members.user_id, seq): now member_ids
+INDEX_NOT_FOUND = 27
 USER_INDEXES = [
     IndexModel([("username_key", ASCENDING)], unique=True, name="username_unique"),
 ]
@@ -190,8 +193,20 @@ def ensure_indexes(db: Database[Any], bucket_name: str) -> None:
             time.sleep(0.05 * attempt * (1 + random.random()))
 
 
+def _drop_obsolete(collection: Collection[Any], names: list[str]) -> None:
+    existing = {index["name"] for index in collection.list_indexes()}
+    for name in names:
+        if name in existing:
+            try:
+                collection.drop_index(name)
+            except OperationFailure as exc:
+                if exc.code != INDEX_NOT_FOUND:  # another process dropped it first
+                    raise
+
+
 def _ensure_indexes(db: Database[Any], bucket_name: str) -> None:
     _create_missing(db.groups, GROUP_INDEXES)
+    _drop_obsolete(db.groups, OBSOLETE_GROUP_INDEXES)
     _create_missing(db.users, USER_INDEXES)
     _create_missing(db.workflows, WORKFLOW_INDEXES)
     _create_missing(db[f"{bucket_name}.files"], GRIDFS_FILES_INDEXES)

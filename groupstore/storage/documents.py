@@ -83,6 +83,23 @@ def members_to_documents(members: list[Member]) -> list[dict[str, Any]]:
     return [{"user_id": member.user_id, "username": member.username} for member in members]
 
 
+def member_fields(members: list[Member]) -> dict[str, Any]:
+    """The two fields that hold a group's members, always written together.
+
+    ``members`` (``{user_id, username}`` entries) is what readers get;
+    ``member_ids`` (the same ids, in the same order, as a top-level array of
+    strings) is what queries and write filters use: an equality on it is
+    served by the ``group_by_member_id`` index on MongoDB, and, unlike a path
+    into an array of documents (``members.user_id``), FerretDB applies it in
+    update filters on every backend and pushes it down to PostgreSQL
+    (docs/postgresql.md: listing a member's groups 8x faster there).
+    """
+    return {
+        "members": members_to_documents(members),
+        "member_ids": [member.user_id for member in members],
+    }
+
+
 def members_from_documents(docs: list[dict[str, Any]]) -> list[Member]:
     return [Member(user_id=doc["user_id"], username=doc["username"]) for doc in docs]
 
@@ -107,7 +124,7 @@ def group_to_document(group: Group, seq: ObjectId) -> dict[str, Any]:
         "workflow_id": group.workflow_id,
         "name": group.name,
         "owner_id": group.owner_id,
-        "members": members_to_documents(group.members),
+        **member_fields(group.members),
         "parameters": encode_parameters(group.parameters),
         "workflow_spec": encode_json(group.workflow_spec, "workflow_spec"),
         "engine_config": encode_json(group.engine_config, "engine_config"),

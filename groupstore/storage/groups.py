@@ -1,11 +1,12 @@
 """The ``groups`` collection: one document per group, members embedded.
 
 A group document holds the group's name, owner, members (``{user_id,
-username}``), parameters, spec and engine config. Its files are listed by
+username}`` entries, and their ids in ``member_ids``: see
+``documents.member_fields``), parameters, spec and engine config. Its files are listed by
 their own GridFS ``files`` documents (see ``storage.files``).
 
 Every write that may race with another carries its rule in the update's
-filter (``{"_id": g, "owner_id": u}``, ``{"_id": g, "members.user_id": u}``),
+filter (``{"_id": g, "owner_id": u}``, ``{"_id": g, "member_ids": u}``),
 so checking and writing are one atomic step on MongoDB; only when nothing
 matched does one more read tell which rule failed. On servers without
 atomic single-document updates the write also holds the group's lease
@@ -25,7 +26,7 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from groupstore.errors import ConstraintViolationError, GroupStoreError
+from groupstore.errors import ConstraintViolationError, GroupStoreError, StoreUnavailableError
 from groupstore.model import Group, Member
 from groupstore.storage.documents import group_from_document, group_to_document, new_seq
 from groupstore.storage.errors import insert_unique, translated
@@ -34,7 +35,7 @@ from groupstore.storage.locks import GroupLocks
 
 BATCH_SIZE = 101  # the server's default first batch; later batches are larger
 # What a membership check needs of a group document.
-ACCESS_FIELDS = {"owner_id": 1, "members.user_id": 1}
+ACCESS_FIELDS = {"owner_id": 1, "member_ids": 1}
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,12 @@ class GroupCollection:
         """
         query: dict[str, Any] = {"_id": group_id}
         if member is not None:
-            query["members.user_id"] = member
+            query.update(member_condition(member))
         with translated():
             doc = self.collection.find_one(query, ACCESS_FIELDS)
         if doc is None:
             return None
-        return Access(
-            owner_id=doc["owner_id"],
-            member_ids=frozenset(entry["user_id"] for entry in doc["members"]),
-        )
+        return Access(owner_id=doc["owner_id"], member_ids=frozenset(doc["member_ids"]))
 
     def find(
         self,
@@ -99,7 +97,7 @@ class GroupCollection:
         if workflow_id is not None:
             query["workflow_id"] = workflow_id
         if user_id is not None:
-            query["members.user_id"] = user_id
+            query.update(member_condition(user_id))
         if after is not None:
             query["seq"] = {"$gt": parse_cursor(after)}
         with translated():
@@ -136,8 +134,42 @@ class GroupCollection:
         return self.update(
             group_id,
             {**conditions, **member_condition(member.user_id)},
-            {"$pull": {"members": element}, "$set": changes},
+            {"$pull": {"members": element, "member_ids": member.user_id}, "$set": changes},
         )
+
+    def sync_member_ids(self, group_id: str, attempts: int = 3) -> bool:
+        """Rewrite ``member_ids`` from ``members`` if they differ; True if it was rewritten.
+
+        Every write keeps the two together; they differ only in a document
+        written before ``member_ids`` existed, or by such a version of
+        groupstore still running. The write holds the group's lease and is
+        conditional on ``updated_at`` (every membership change sets it), so a
+        membership change landing in between is never overwritten: the group
+        is read again instead.
+        """
+        for _ in range(attempts):
+            with self.locks.hold(group_id), translated():
+                doc = self.collection.find_one(
+                    {"_id": group_id}, {"members": 1, "member_ids": 1, "updated_at": 1}
+                )
+                if doc is None:
+                    return False
+                ids = [entry["user_id"] for entry in doc["members"]]
+                if doc.get("member_ids") == ids:
+                    return False
+                result = self.collection.update_one(
+                    {"_id": group_id, "updated_at": doc["updated_at"]},
+                    {"$set": {"member_ids": ids}},
+                )
+            if result.matched_count == 1:
+                return True
+        raise StoreUnavailableError(f"group '{group_id}' kept changing while being repaired")
+
+    def ids_without_member_ids(self, limit: int = 1000) -> list[str]:
+        """Ids of up to ``limit`` groups written before ``member_ids`` existed."""
+        with translated():
+            docs = self.collection.find({"member_ids": {"$exists": False}}, {"_id": 1}).limit(limit)
+            return [doc["_id"] for doc in docs]
 
     def delete(self, group_id: str, conditions: dict[str, Any]) -> bool:
         """Remove the group document if it matches ``conditions``."""
@@ -156,13 +188,15 @@ class GroupCollection:
 
 
 def member_condition(user_id: str) -> dict[str, Any]:
-    """The filter "``user_id`` is a member", in the form every server applies to updates.
+    """The filter "``user_id`` is a member", for queries and update filters alike.
 
-    ``{"members.user_id": u}`` and ``{"members.user_id": {"$in": [u]}}`` mean the
-    same on MongoDB; FerretDB on PostgreSQL matches the first in ``find`` but, in
-    an update's filter, never: the ``$in`` form works everywhere.
+    An equality on the top-level ``member_ids`` array: MongoDB serves it from
+    ``group_by_member_id``, and FerretDB applies it in update filters and
+    pushes it down to PostgreSQL. (``{"members.user_id": u}``, a path into an
+    array of documents, matches nothing in a FerretDB/PostgreSQL update filter
+    and is never pushed down: docs/postgresql.md.)
     """
-    return {"members.user_id": {"$in": [user_id]}}
+    return {"member_ids": user_id}
 
 
 def parse_cursor(cursor: str) -> ObjectId:

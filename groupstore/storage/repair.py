@@ -13,6 +13,7 @@ from pymongo.database import Database
 from groupstore.storage.documents import utc_now
 from groupstore.storage.errors import translated
 from groupstore.storage.files import GridFSStore
+from groupstore.storage.groups import GroupCollection
 
 BATCH = 1000
 
@@ -24,6 +25,7 @@ class Orphans:
     chunk_files: list[str] = field(default_factory=list)
     broken_files: list[str] = field(default_factory=list)
     stale_locks: list[str] = field(default_factory=list)
+    unsynced_members: list[str] = field(default_factory=list)
 
 
 def _batches(items: Iterator[Any], size: int = BATCH) -> Iterator[list[Any]]:
@@ -98,6 +100,13 @@ def find_orphans(
             )
             growing = {doc["files_id"] for doc in recent}
             orphans.chunk_files.extend(file_id for file_id in unknown if file_id not in growing)
+        say("checking the member ids of groups")
+        # Every write keeps members and member_ids together; they disagree only
+        # where a process of an earlier version wrote (see storage.schema).
+        groups = db.groups.find({}, {"members.user_id": 1, "member_ids": 1}).sort("_id", 1)
+        for doc in groups.batch_size(BATCH):
+            if doc.get("member_ids") != [entry["user_id"] for entry in doc.get("members", [])]:
+                orphans.unsynced_members.append(doc["_id"])
         say("checking group write leases")
         orphans.stale_locks = [
             doc["_id"] for doc in db.group_locks.find({"expires_at": {"$lte": cutoff}}, {"_id": 1})
@@ -106,7 +115,8 @@ def find_orphans(
         f"found {len(orphans.groups)} orphan groups, {len(orphans.files)} orphan files, "
         f"{len(orphans.broken_files)} listed files with bytes missing, "
         f"chunks of {len(orphans.chunk_files)} missing files, "
-        f"{len(orphans.stale_locks)} stale leases"
+        f"{len(orphans.stale_locks)} stale leases, "
+        f"{len(orphans.unsynced_members)} groups with member ids to rewrite"
     )
     return orphans
 
@@ -136,8 +146,12 @@ def remove_orphans(
     fs: GridFSStore,
     orphans: Orphans,
     progress: Callable[[str], None] | None = None,
+    groups: GroupCollection | None = None,
 ) -> None:
     say = progress or (lambda message: None)
+    if groups is not None:
+        for group_id in orphans.unsynced_members:
+            groups.sync_member_ids(group_id)  # under the group's lease, re-read first
     with translated():
         for batch in _batches(iter(orphans.groups)):
             db.groups.delete_many({"_id": {"$in": batch}})
