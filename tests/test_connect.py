@@ -46,7 +46,7 @@ def test_connect_creates_the_unique_indexes_idempotently(store_factory):
     again = groupstore.connect(*_same_place(store))
     try:
         names = {index["name"] for index in store.db.groups.list_indexes()}
-        assert {"group_name_unique", "group_by_member"} <= names
+        assert {"group_name_unique", "group_by_member_id"} <= names
         assert "username_unique" in {index["name"] for index in store.db.users.list_indexes()}
     finally:
         again.close()
