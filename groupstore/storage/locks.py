@@ -19,11 +19,20 @@ only the one whose fence insert succeeds deletes the stale lease, the other
 backs off and tries again. Deletes go by ``_id`` and token, so a writer never
 removes a lease it does not hold. Fences are tiny and expire with their
 lease; ``repair`` removes old ones.
+
+A release the server never confirmed (it became unreachable after the
+write) is not the caller's failure: the write itself was acknowledged. The
+lease is remembered and deleted at the start of this process's next group
+write, so after an outage the group is free again as soon as the server
+answers, not only once the lease expires (30 s; measured before: writes to
+that group refused for up to the whole lease after the server came back).
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +46,8 @@ from pymongo.errors import DuplicateKeyError
 from groupstore.errors import StoreUnavailableError
 from groupstore.storage.documents import as_utc, utc_now
 from groupstore.storage.errors import translated
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_WAIT = 15.0  # seconds a writer waits for a busy group before giving up
@@ -57,6 +68,10 @@ class GroupLocks:
         self.lease = lease
         self.wait = wait
 
+        # Leases whose release the server never confirmed: group id -> token.
+        self._unreleased: dict[str, str] = {}
+        self._unreleased_guard = threading.Lock()
+
     @contextmanager
     def hold(self, group_id: str) -> Iterator[None]:
         """Run the block as the group's only writer (where the server needs that)."""
@@ -67,10 +82,34 @@ class GroupLocks:
         try:
             yield
         finally:
+            self._release(group_id, token)
+
+    def _release(self, group_id: str, token: str) -> None:
+        try:
             with translated():
                 self.collection.delete_one({"_id": group_id, "token": token})
+        except StoreUnavailableError:
+            log.info("lease of group %s not released (server unreachable); retried later", group_id)
+            with self._unreleased_guard:
+                self._unreleased[group_id] = token
+
+    def _release_unreleased(self) -> None:
+        """Delete the leases whose release failed (stops at the first failure)."""
+        with self._unreleased_guard:
+            pending = list(self._unreleased.items())
+        for group_id, token in pending:
+            try:
+                with translated():
+                    self.collection.delete_one({"_id": group_id, "token": token})
+            except StoreUnavailableError:
+                return  # still unreachable: the next write tries again
+            with self._unreleased_guard:
+                if self._unreleased.get(group_id) == token:
+                    del self._unreleased[group_id]
 
     def _acquire(self, group_id: str) -> str:
+        if self._unreleased:  # (no round trip unless a release failed)
+            self._release_unreleased()
         token = uuid.uuid4().hex
         deadline = time.monotonic() + self.wait
         pause = 0.002

@@ -1,0 +1,70 @@
+"""Group leases (storage/locks.py): a release the server never confirmed is retried.
+
+Runs on the in-memory backend with the lease switched on (it is on by itself
+only on FerretDB), with the server's failure simulated on ``delete_one``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pymongo.errors import ServerSelectionTimeoutError
+
+from groupstore.errors import StoreUnavailableError
+from groupstore.storage.locks import GroupLocks
+
+
+class FlakyDeletes:
+    """The lease collection, whose next ``failures`` deletes find the server gone."""
+
+    def __init__(self, collection, failures: int) -> None:
+        self.collection = collection
+        self.failures = failures
+
+    def __getattr__(self, name):
+        return getattr(self.collection, name)
+
+    def delete_one(self, *args, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise ServerSelectionTimeoutError("server went away")
+        return self.collection.delete_one(*args, **kwargs)
+
+
+def flaky(collection: Any, failures: int) -> Any:
+    """A stand-in for the pymongo collection GroupLocks takes (duck-typed)."""
+    return FlakyDeletes(collection, failures)
+
+
+@pytest.fixture
+def leases(store):
+    return store.db.group_locks
+
+
+def test_a_write_whose_lease_release_fails_still_succeeds(leases):
+    locks = GroupLocks(flaky(leases, failures=1), enabled=True, wait=0.2)
+    with locks.hold("g"):
+        pass  # the write: acknowledged before the server went away
+    assert leases.count_documents({"_id": "g"}) == 1  # the lease stayed behind
+
+
+def test_the_next_write_releases_it_first_instead_of_waiting_for_expiry(leases):
+    locks = GroupLocks(flaky(leases, failures=1), enabled=True, wait=0.2)
+    with locks.hold("g"):
+        pass
+    with locks.hold("g"):  # without the retry: "busy" after 0.2 s (the lease lasts 30 s)
+        assert leases.count_documents({"_id": "g"}) == 1
+    assert leases.count_documents({}) == 0
+
+
+def test_while_the_server_stays_away_the_lease_is_kept_for_a_later_try(leases):
+    locks = GroupLocks(flaky(leases, failures=2), enabled=True, wait=0.2)
+    with locks.hold("g"):
+        pass
+    # The retry fails too, so g stays held:
+    with pytest.raises(StoreUnavailableError, match="busy"), locks.hold("g"):
+        pass
+    with locks.hold("g"):  # the server is back: released, then taken
+        pass
+    assert leases.count_documents({}) == 0
