@@ -58,8 +58,9 @@ OPERATION_ACCESS: dict[str, tuple[str, str]] = {
     "Subscription.groupChanged": ("member (re-checked per event)", "get_group"),
     "Subscription.filesChanged": ("member (re-checked per event)", "get_group"),
     "GET /files/{groupId}/{fileId}": (_group("get_uploaded_file"), "get_uploaded_file"),
-    "GET /files/{groupId}/{fileId}?user=&expires=&sig=": (
-        "whoever holds a signed link of a member, until it expires or they leave",
+    "GET /files/{groupId}/{fileId}?user=&session=&expires=&sig=": (
+        "whoever holds a signed link of a member, until it expires, they leave or their "
+        "session ends",
         "get_uploaded_file",
     ),
 }

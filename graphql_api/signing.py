@@ -2,12 +2,16 @@
 
 A browser cannot add ``Authorization`` to a link or to ``<a href download>``,
 so a member asks for a signed URL instead: the file route plus the query
-parameters ``user``, ``expires`` (Unix seconds) and ``sig``, an HMAC-SHA256
-over group, file, user and expiry keyed with the server's secret
-(``GROUPSTORE_SIGNING_SECRET``). The file route accepts such a URL in place
-of the Bearer header. It checks the signature (constant time), then the
-expiry, then, in the same read as a Bearer download, that the user is still
-a member: removing someone from the group invalidates their links at once.
+parameters ``user``, ``session``, ``expires`` (Unix seconds) and ``sig``, an
+HMAC-SHA256 over group, file, user, session and expiry keyed with the
+server's secret (``GROUPSTORE_SIGNING_SECRET``). The file route accepts such
+a URL in place of the Bearer header. It checks the signature (constant
+time), then the expiry, then that the session (the API key) that asked for
+the link is still open, then, in the same read as a Bearer download, that
+the user is still a member: a logout, a password reset, or removing someone
+from the group invalidates their links at once. ``session`` is the key's
+stored digest (``UserManager.session_id``): it names the session without
+revealing the key.
 
 A link is a bearer credential for one file until it expires: whoever holds it
 can download that file. Keep lifetimes short (minutes); the maximum is bounded
@@ -27,6 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 
 import groupstore
@@ -38,8 +43,9 @@ logger = logging.getLogger("graphql_api")
 
 SIGNATURE_PARAM = "sig"
 USER_PARAM = "user"
+SESSION_PARAM = "session"
 EXPIRES_PARAM = "expires"
-_VERSION = "v1"
+_VERSION = "v2"  # v1 links (no session) are refused: their signatures no longer match
 
 RANDOM_SECRET_WARNING = (
     "GROUPSTORE_SIGNING_SECRET is not set: signed download URLs use a random key of this "
@@ -78,40 +84,51 @@ class Signer:
             max_ttl=settings.signed_url_max_ttl_seconds,
         )
 
-    def signature(self, group_id: str, file_id: str, user_id: str, expires: int) -> str:
+    def signature(
+        self, group_id: str, file_id: str, user_id: str, session: str, expires: int
+    ) -> str:
         # A JSON array keeps the fields apart whatever characters the ids hold.
-        message = json.dumps([_VERSION, group_id, file_id, user_id, expires]).encode()
+        message = json.dumps([_VERSION, group_id, file_id, user_id, session, expires]).encode()
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def sign(
-        self, group_id: str, file_id: str, user_id: str, ttl_seconds: int | None = None
+        self,
+        group_id: str,
+        file_id: str,
+        user_id: str,
+        session: str,
+        ttl_seconds: int | None = None,
     ) -> dict[str, str]:
-        """The query parameters that let ``user_id`` download the file for ``ttl_seconds``."""
+        """The query parameters that let ``user_id`` download the file for ``ttl_seconds``
+
+        while ``session`` (the id of the key that asked) stays open."""
         ttl = self.default_ttl if ttl_seconds is None else ttl_seconds
         if not 1 <= ttl <= self.max_ttl:
             raise BadRequest(f"ttlSeconds must be between 1 and {self.max_ttl}")
         expires = int(self.clock()) + ttl
         return {
             USER_PARAM: user_id,
+            SESSION_PARAM: session,
             EXPIRES_PARAM: str(expires),
-            SIGNATURE_PARAM: self.signature(group_id, file_id, user_id, expires),
+            SIGNATURE_PARAM: self.signature(group_id, file_id, user_id, session, expires),
         }
 
-    def verify(self, group_id: str, file_id: str, params: Mapping[str, str]) -> str:
-        """The user a valid, unexpired signature was made for.
+    def verify(self, group_id: str, file_id: str, params: Mapping[str, str]) -> tuple[str, str]:
+        """The user and session a valid, unexpired signature was made for.
 
         INVALID_SIGNATURE for a missing, malformed or altered parameter (or an
         expiry further away than the longest lifetime); SIGNATURE_EXPIRED after
         the expiry.
         """
         user_id = params.get(USER_PARAM)
+        session = params.get(SESSION_PARAM)
         expires_text = params.get(EXPIRES_PARAM, "")
         given = params.get(SIGNATURE_PARAM, "")
-        if not user_id or not expires_text.isascii() or not expires_text.isdigit():
+        if not user_id or not session or not expires_text.isascii() or not expires_text.isdigit():
             raise InvalidSignature()
         expires = int(expires_text)
-        expected = self.signature(group_id, file_id, user_id, expires)
+        expected = self.signature(group_id, file_id, user_id, session, expires)
         try:
             given_bytes = base64.urlsafe_b64decode(given + "=" * (-len(given) % 4))
         except (binascii.Error, ValueError):
@@ -125,12 +142,14 @@ class Signer:
         if expires - now > self.max_ttl + 1:
             # Made when the maximum was larger (or with a leaked key): not honoured.
             raise InvalidSignature("the link's lifetime is longer than the server allows")
-        return user_id
+        return user_id, session
 
 
 def is_signed(params: Mapping[str, str]) -> bool:
     """Whether a request tries the signature path (any of its parameters present)."""
-    return any(name in params for name in (SIGNATURE_PARAM, USER_PARAM, EXPIRES_PARAM))
+    return any(
+        name in params for name in (SIGNATURE_PARAM, USER_PARAM, SESSION_PARAM, EXPIRES_PARAM)
+    )
 
 
 async def download_caller(
@@ -142,7 +161,16 @@ async def download_caller(
     without them it needs the Bearer header. A bare URL is never enough.
     """
     if is_signed(request.query_params):
-        return get_signer(request).verify(group_id, file_id, request.query_params)
+        user_id, session = get_signer(request).verify(group_id, file_id, request.query_params)
+        try:
+            user = await run_in_threadpool(store.users.authenticate_session, session)
+        except groupstore.UnauthenticatedAccessError as exc:
+            raise groupstore.UnauthenticatedAccessError(
+                "the session that made this link has ended (logged out or expired)"
+            ) from exc
+        if user.user_id != user_id:  # (the signature binds them: a forged key only)
+            raise InvalidSignature()
+        return user_id
     return require_user((await authenticate(store, request.headers))[0]).user_id
 
 

@@ -149,13 +149,17 @@ class UploadedFile:
 
     @field(
         "A link that downloads the file with no header (for a browser's `<a href download>`), "
-        "valid for `ttlSeconds` (default and maximum set by the server) and only while the "
-        "caller is a member. Treat it as a secret: whoever holds it can download the file."
+        "valid for `ttlSeconds` (default and maximum set by the server), only while the "
+        "caller is a member and while the API key that asked for it is valid (a logout ends "
+        "it). Treat it as a secret: whoever holds it can download the file."
     )
     def signed_url(self, info: Info, ttl_seconds: int | None = None) -> str:
         user = info.context.require_user()
         request = info.context.request
-        params = get_signer(request).sign(self.group_id, str(self.id), user.user_id, ttl_seconds)
+        session = info.context.store.users.session_id(info.context.token or "")
+        params = get_signer(request).sign(
+            self.group_id, str(self.id), user.user_id, session, ttl_seconds
+        )
         return file_url(request, self.group_id, str(self.id), params)
 
     @classmethod

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 import secrets
 import unicodedata
 import uuid
@@ -337,7 +338,32 @@ class UserManager:
         token = _token(api_key)
         if token is None:
             raise UnauthenticatedAccessError()
-        found = self.users.find_key(_key_hash(token))
+        return self._session_user(_key_hash(token))
+
+    def session_id(self, api_key: str | ApiKey) -> str:
+        """The id of the session a key opened (no I/O): its SHA-256, as the store keeps it.
+
+        It names the session without revealing the key (``authenticate`` needs the
+        key itself), so it can travel in a link that must stop working when the
+        session ends: see ``authenticate_session``.
+        """
+        token = _token(api_key)
+        if token is None:
+            raise UnauthenticatedAccessError()
+        return _key_hash(token)
+
+    def authenticate_session(self, session_id: str) -> User:
+        """The user of a session that is still open (one round trip).
+
+        UnauthenticatedAccessError once it has ended: logout, expiry, a password
+        reset or change (which end the user's keys), or an unknown id.
+        """
+        if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
+            raise UnauthenticatedAccessError()
+        return self._session_user(session_id)
+
+    def _session_user(self, key_hash: str) -> User:
+        found = self.users.find_key(key_hash)
         if found is None:
             raise UnauthenticatedAccessError()
         user, expires_at = found
@@ -452,6 +478,9 @@ def _token(api_key: object) -> str | None:
     """The token of an ApiKey or of its string; None for anything else."""
     token = api_key.token if isinstance(api_key, ApiKey) else api_key
     return token if isinstance(token, str) and token else None
+
+
+_SESSION_ID = re.compile(r"[0-9a-f]{64}")  # what _key_hash makes
 
 
 def _key_hash(token: str) -> str:

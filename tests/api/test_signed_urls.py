@@ -77,6 +77,8 @@ async def test_a_signed_url_works_for_head_and_ranges(
         pytest.param({"expires": "9999999999"}, id="expiry"),
         pytest.param({"expires": "soon"}, id="malformed-expiry"),
         pytest.param({"user": "someone-else"}, id="user"),
+        pytest.param({"session": "0" * 64}, id="session"),
+        pytest.param({"session": ""}, id="no-session"),
     ],
 )
 async def test_a_tampered_signed_url_is_refused(
@@ -116,7 +118,7 @@ async def test_an_expired_signed_url_is_refused(
     client: httpx.AsyncClient, group: Group, uploaded: UploadedFile, alice: User
 ) -> None:
     an_hour_ago = Signer(SECRET.encode(), clock=lambda: 1_000_000.0)
-    params = an_hour_ago.sign(group.group_id, uploaded.file_id, alice.user_id, 60)
+    params = an_hour_ago.sign(group.group_id, uploaded.file_id, alice.user_id, "0" * 64, 60)
 
     response = await client.get(f"/files/{group.group_id}/{uploaded.file_id}", params=params)
 
@@ -144,6 +146,46 @@ async def test_a_signed_url_of_a_removed_member_is_refused(
     assert error_code(response.json()) == "FORBIDDEN"
 
 
+async def test_a_signed_url_dies_with_the_session_that_asked_for_it(
+    client: httpx.AsyncClient,
+    api: Api,
+    store: GroupStore,
+    group: Group,
+    uploaded: UploadedFile,
+    member_token: str,
+) -> None:
+    url = path_and_query(await signed_url(api, group, member_token))
+    assert (await client.get(url)).status_code == 200
+
+    store.users.logout_user(member_token)
+    response = await client.get(url)
+
+    assert response.status_code == 401
+    assert error_code(response.json()) == "UNAUTHENTICATED"
+    assert "session that made this link has ended" in response.json()["errors"][0]["message"]
+
+
+async def test_a_password_change_ends_the_links_of_the_sessions_it_ends(
+    client: httpx.AsyncClient,
+    api: Api,
+    store: GroupStore,
+    group: Group,
+    uploaded: UploadedFile,
+    alice: User,
+    member_token: str,
+) -> None:
+    kept = path_and_query(await signed_url(api, group, member_token))
+    other_session = store.users.login_user(alice.username, "alice-password").token
+    ended = path_and_query(await signed_url(api, group, other_session))
+
+    store.users.change_password(
+        alice.user_id, "alice-password", "a new password", keep_api_key=member_token
+    )
+
+    assert (await client.get(kept)).status_code == 200
+    assert (await client.get(ended)).status_code == 401
+
+
 async def test_the_bare_url_without_a_key_is_refused(
     client: httpx.AsyncClient, group: Group, uploaded: UploadedFile
 ) -> None:
@@ -156,7 +198,7 @@ async def test_the_bare_url_without_a_key_is_refused(
 async def test_a_signature_made_with_another_secret_is_refused(
     client: httpx.AsyncClient, group: Group, uploaded: UploadedFile, alice: User
 ) -> None:
-    params = Signer(b"t" * 32).sign(group.group_id, uploaded.file_id, alice.user_id)
+    params = Signer(b"t" * 32).sign(group.group_id, uploaded.file_id, alice.user_id, "0" * 64)
 
     response = await client.get(f"/files/{group.group_id}/{uploaded.file_id}", params=params)
 
@@ -205,7 +247,7 @@ def test_without_a_secret_each_signer_has_its_own_random_key(
 ) -> None:
     first, second = Signer.from_settings(Settings()), Signer.from_settings(Settings())
 
-    assert first.signature("g", "f", "u", 1) != second.signature("g", "f", "u", 1)
+    assert first.signature("g", "f", "u", "s", 1) != second.signature("g", "f", "u", "s", 1)
     assert "GROUPSTORE_SIGNING_SECRET is not set" in caplog.text
 
 
@@ -214,7 +256,7 @@ def test_with_a_secret_every_process_signs_alike(caplog: pytest.LogCaptureFixtur
 
     first, second = Signer.from_settings(settings), Signer.from_settings(settings)
 
-    assert first.signature("g", "f", "u", 1) == second.signature("g", "f", "u", 1)
+    assert first.signature("g", "f", "u", "s", 1) == second.signature("g", "f", "u", "s", 1)
     assert "GROUPSTORE_SIGNING_SECRET" not in caplog.text
 
 
