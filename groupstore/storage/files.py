@@ -19,6 +19,24 @@ disappear: no read-modify-write of a shared list, which servers without
 atomic single-document updates (FerretDB) would lose under concurrency
 (docs/consistency.md).
 
+Chunk ids, and reading chunks by ``_id``: each chunk's ``_id`` is an ObjectId,
+as GridFS prescribes, but computed (``chunk_id``): the upload date's second as
+its timestamp, then 8 bytes hashed from the file id and ``n``. GridFS readers
+find chunks by ``files_id`` and ``n``, so stock tools read the files as before,
+and repair still tells old chunks by their ObjectId's time (a chunk written more
+than ``STAMP_WINDOW_SECONDS`` after the upload date gets a plain ObjectId). The
+reason is FerretDB on SQLite: it evaluates a filter in SQLite only when it is
+``_id`` alone; for ``{files_id, n}`` it decodes every chunk of the collection
+itself, so a 4 KiB download took 446 ms with 2,000 files stored. There
+(``chunk_reads_for``: one ``explain`` when the store is built) a reader, which
+has the files document, fetches the file's first chunks by ``_id`` (29 ms), one
+round trip each, and turns to the cursor after one batch of them (each read by
+``_id`` still scans the collection in SQLite, the cursor once for the rest of
+the file) or when a chunk is not found so (files of other GridFS writers, or
+late chunks). Elsewhere the cursor stays: MongoDB and mongomock serve it from
+``files_id_1_n_1``, and FerretDB/PostgreSQL pushes both filters down to the same
+sequential scan (no gain measured). Figures: docs/ferretdb.md.
+
 Write order: chunks first, then the ``fs.files`` document, which lists the
 file. Delete order: the ``fs.files`` document first (unlisting it), then the
 chunks. A crash in between leaves chunks without a files document, or a
@@ -76,7 +94,7 @@ def chunk_reads_for(chunks: Collection[Any], kind: str) -> ChunkReads:
 
     One ``explain`` (FerretDB only). Measured (bench/bench_chunks.py, docs/ferretdb.md):
     on FerretDB/SQLite a read by ``_id`` is evaluated in SQLite, a read by ``files_id``
-    by FerretDB after it decoded every document of the collection (26x slower with
+    by FerretDB after it decoded every document of the collection (about 30x slower with
     2,000 files stored); on FerretDB/PostgreSQL both are pushed down to the same
     sequential scan, so the cursor, which fetches many chunks per round trip, stays.
     MongoDB and mongomock serve the cursor from the ``files_id_1_n_1`` index.
