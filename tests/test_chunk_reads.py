@@ -13,8 +13,9 @@ from typing import Any, cast
 import gridfs
 import pytest
 from bson import ObjectId
+from pymongo.errors import AutoReconnect, OperationFailure
 
-from groupstore import UnknownFileError
+from groupstore import StoreUnavailableError, UnknownFileError
 from groupstore.storage import files as files_module
 from groupstore.storage.documents import utc_now
 from groupstore.storage.files import GridFSStore, chunk_id
@@ -184,3 +185,47 @@ def test_a_chunk_of_another_file_under_the_computed_id_is_not_taken(store):
     )
     with fs.open("f1") as stream:
         assert stream.read() == b"c" * 500
+
+
+class _Explaining:
+    """A chunks collection whose database answers explain with ``answer`` (or raises it)."""
+
+    name = "fs.chunks"
+
+    def __init__(self, answer: dict[str, Any] | Exception) -> None:
+        self.answer = answer
+        self.commands: list[Any] = []
+        self.database = self
+
+    def command(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.commands.append(args)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("kind", "answer", "expected"),
+    [
+        ("ferretdb", {"filterPushdown": False, "ok": 1.0}, "by_id"),  # SQLite
+        ("ferretdb", {"filterPushdown": True, "ok": 1.0}, "cursor"),  # PostgreSQL
+        ("ferretdb", OperationFailure("no such command: explain", code=59), "cursor"),
+    ],
+)
+def test_chunk_reads_follow_what_the_server_pushes_down(kind, answer, expected):
+    chunks = _Explaining(answer)
+    assert files_module.chunk_reads_for(chunks, kind) == expected  # type: ignore[arg-type]
+    assert len(chunks.commands) == 1
+
+
+@pytest.mark.parametrize("kind", ["mongodb", "memory"])
+def test_mongodb_and_memory_keep_the_index_cursor_without_asking(kind):
+    chunks = _Explaining({"filterPushdown": False})
+    assert files_module.chunk_reads_for(chunks, kind) == "cursor"  # type: ignore[arg-type]
+    assert chunks.commands == []
+
+
+def test_a_server_gone_at_the_question_is_unavailable():
+    chunks = _Explaining(AutoReconnect("connection refused"))
+    with pytest.raises(StoreUnavailableError):
+        files_module.chunk_reads_for(chunks, "ferretdb")  # type: ignore[arg-type]

@@ -60,7 +60,12 @@ from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.database import Database
 
-from groupstore.errors import ConstraintViolationError, GroupStoreError, UnknownFileError
+from groupstore.errors import (
+    ConstraintViolationError,
+    GroupStoreError,
+    StoreUnavailableError,
+    UnknownFileError,
+)
 from groupstore.model import UploadedFile
 from groupstore.storage.documents import file_from_document, new_seq
 from groupstore.storage.errors import translated
@@ -101,10 +106,15 @@ def chunk_reads_for(chunks: Collection[Any], kind: str) -> ChunkReads:
     """
     if kind != "ferretdb":
         return "cursor"
-    with translated():
-        answer = chunks.database.command(
-            "explain", {"find": chunks.name, "filter": {"files_id": ""}, "limit": 1}
-        )
+    try:
+        with translated():
+            answer = chunks.database.command(
+                "explain", {"find": chunks.name, "filter": {"files_id": ""}, "limit": 1}
+            )
+    except StoreUnavailableError:
+        raise
+    except GroupStoreError:  # an explain this FerretDB does not answer: as before
+        return "cursor"
     return "cursor" if answer.get("filterPushdown") else "by_id"
 
 
