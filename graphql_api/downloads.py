@@ -8,9 +8,14 @@ so memory does not grow with the file and the event loop never blocks.
 Checks, in order: API key (401) or a signed URL's signature (403) and expiry
 (401, see ``graphql_api.signing``), group exists (404 UNKNOWN_GROUP), caller is
 a member (403), file exists in that group (404 UNKNOWN_FILE).
-The stream is opened (in the threadpool) before the status is sent, so a
-file whose bytes are gone is a 404 UNKNOWN_FILE, never a truncated 200; the
-response closes it on every path.
+The stream is opened and its first piece read (in the threadpool) before the
+status is sent: opening reads only the files document, the first read the
+first chunk. So a file whose bytes are gone is a 404 UNKNOWN_FILE and a store
+that fails or times out then a 503 STORE_UNAVAILABLE, never a 200 cut short;
+a file of one piece (256 KiB) is wholly read before its status. A failure
+after that (a later piece of a large file) can only cut the body short: the
+connection closes before ``Content-Length`` bytes. The response closes the
+stream on every path.
 HTTP: ``ETag`` + ``If-None-Match`` (304), one byte range (206; ``If-Range``
 honoured; 416 when unsatisfiable; several ranges get the whole file, which
 RFC 9110 allows), ``HEAD`` without a body. The file is always an attachment,
@@ -19,6 +24,7 @@ never rendered by the browser (``nosniff``, a sandboxing CSP).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -107,9 +113,22 @@ async def download(request: Request) -> Response:
     if request.method == "HEAD":
         await run_in_threadpool(stream.close)
         return Response(status_code=status, headers=headers)
-    return ClosingStreamingResponse(
-        stream, _pieces(stream, start, end - start + 1), status, headers=headers
-    )
+    # The first piece too: a store error or timeout there is a coded error, not a 200
+    # whose body breaks off.
+    pieces = _pieces(stream, start, end - start + 1)
+    try:
+        first = await run_in_threadpool(next, pieces, None)
+    except groupstore.GroupStoreError as exc:
+        await run_in_threadpool(stream.close)
+        found = public_error(exc)
+        if found is None:
+            raise
+        return error_response(*found)
+    except BaseException:
+        await run_in_threadpool(stream.close)
+        raise
+    content = pieces if first is None else itertools.chain([first], pieces)
+    return ClosingStreamingResponse(stream, content, status, headers=headers)
 
 
 class ClosingStreamingResponse(StreamingResponse):

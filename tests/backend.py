@@ -3,7 +3,7 @@
 ``BACKEND`` is one of ``BACKENDS``: ``GROUPSTORE_TEST_BACKEND`` when set (scripts/test
 sets it for each leg), else found out: no ``GROUPSTORE_TEST_MONGO_URI`` means
 mongomock; a server calling itself FerretDB is told apart by its query plans
-(PostgreSQL's ``explain`` has a ``Plan`` tree, SQLite's does not).
+(PostgreSQL's ``explain`` has a ``Plan`` tree, SQLite's a list of plan rows).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def _detect_backend() -> str:
             plan = probe.command("explain", {"find": "x", "filter": {"_id": 1}})
         finally:
             client.drop_database(probe.name)
-    return "ferretdb-postgresql" if "Plan" in plan.get("queryPlanner", {}) else "ferretdb-sqlite"
+    tree = isinstance(plan.get("queryPlanner", {}).get("Plan"), dict)
+    return "ferretdb-postgresql" if tree else "ferretdb-sqlite"
 
 
 def _backend() -> str:

@@ -7,7 +7,8 @@ one is built). So a store holds exactly one object per collection, and the
 server's quirks are decided in one place: ``kind`` is ``"mongodb"``,
 ``"ferretdb"`` or ``"memory"``, and ``atomic_updates`` says whether a
 single-document update is atomic there (not on FerretDB 1.x: see
-``storage.locks``).
+``storage.locks``). On a FerretDB that filters ``files_id`` itself (SQLite)
+``fs`` reads chunks by ``_id`` (``storage.files.chunk_reads_for``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pymongo.database import Database
 
 from groupstore.storage.accounts import FailureLog, TokenCollection
 from groupstore.storage.errors import translated
-from groupstore.storage.files import GridFSStore, file_store
+from groupstore.storage.files import GridFSStore, chunk_reads_for, file_store
 from groupstore.storage.groups import GroupCollection
 from groupstore.storage.locks import DEFAULT_WAIT, GroupLocks
 from groupstore.storage.users import UserCollection
@@ -68,6 +69,8 @@ class Storage:
         whose release a frozen server never saw, cannot hold requests longer."""
         kind = kind or server_kind(db.client)
         fs = fs or GridFSStore(db)
+        if fs.chunk_reads is None:
+            fs.chunk_reads = chunk_reads_for(fs.chunks, kind)  # one explain on FerretDB
         locks = GroupLocks(db.group_locks, enabled=kind == "ferretdb", wait=timeout)
         return cls(
             db=db,

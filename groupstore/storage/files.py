@@ -19,6 +19,24 @@ disappear: no read-modify-write of a shared list, which servers without
 atomic single-document updates (FerretDB) would lose under concurrency
 (docs/consistency.md).
 
+Chunk ids, and reading chunks by ``_id``: each chunk's ``_id`` is an ObjectId,
+as GridFS prescribes, but computed (``chunk_id``): the upload date's second as
+its timestamp, then 8 bytes hashed from the file id and ``n``. GridFS readers
+find chunks by ``files_id`` and ``n``, so stock tools read the files as before,
+and repair still tells old chunks by their ObjectId's time (a chunk written more
+than ``STAMP_WINDOW_SECONDS`` after the upload date gets a plain ObjectId). The
+reason is FerretDB on SQLite: it evaluates a filter in SQLite only when it is
+``_id`` alone; for ``{files_id, n}`` it decodes every chunk of the collection
+itself, so a 4 KiB download took 446 ms with 2,000 files stored. There
+(``chunk_reads_for``: one ``explain`` when the store is built) a reader, which
+has the files document, fetches the file's first chunks by ``_id`` (29 ms), one
+round trip each, and turns to the cursor after one batch of them (each read by
+``_id`` still scans the collection in SQLite, the cursor once for the rest of
+the file) or when a chunk is not found so (files of other GridFS writers, or
+late chunks). Elsewhere the cursor stays: MongoDB and mongomock serve it from
+``files_id_1_n_1``, and FerretDB/PostgreSQL pushes both filters down to the same
+sequential scan (no gain measured). Figures: docs/ferretdb.md.
+
 Write order: chunks first, then the ``fs.files`` document, which lists the
 file. Delete order: the ``fs.files`` document first (unlisting it), then the
 chunks. A crash in between leaves chunks without a files document, or a
@@ -30,10 +48,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Literal, TypeAlias
 
 from bson import ObjectId
 from gridfs import GridFSBucket
@@ -41,13 +60,62 @@ from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.database import Database
 
-from groupstore.errors import ConstraintViolationError, GroupStoreError, UnknownFileError
+from groupstore.errors import (
+    ConstraintViolationError,
+    GroupStoreError,
+    StoreUnavailableError,
+    UnknownFileError,
+)
 from groupstore.model import UploadedFile
 from groupstore.storage.documents import file_from_document, new_seq
 from groupstore.storage.errors import translated
 
 DEFAULT_CHUNK_SIZE = 255 * 1024  # the GridFS default; larger chunks read slowly in pymongo
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+# A chunk written this long after its file's upload date gets a plain ObjectId (stamped
+# now), not the id derived from the upload date: repair takes chunks whose newest id is
+# older than its grace (an hour by default) for the remains of a dead upload.
+STAMP_WINDOW_SECONDS = 60.0
+
+ChunkReads: TypeAlias = Literal["cursor", "by_id"]
+"""How a reader finds a file's chunks: one cursor on ``(files_id, n)``, or each by ``_id``."""
+
+
+def chunk_id(file_id: Any, n: int, upload_date: datetime) -> ObjectId:
+    """The ``_id`` groupstore gives chunk ``n`` of a file uploaded at ``upload_date``.
+
+    An ObjectId, as GridFS prescribes: its timestamp is the upload date's second
+    (so repair can tell old chunks from new ones, as for any ObjectId), its other 8
+    bytes a hash of the file id and ``n``. A reader that has the files document can
+    thus compute it and fetch the chunk by ``_id``, the one filter FerretDB's SQLite
+    backend evaluates in SQLite rather than in FerretDB.
+    """
+    stamp = ObjectId.from_datetime(upload_date).binary[:4]
+    return ObjectId(stamp + hashlib.sha256(f"{file_id}/{n}".encode()).digest()[:8])
+
+
+def chunk_reads_for(chunks: Collection[Any], kind: str) -> ChunkReads:
+    """``by_id`` on a FerretDB that does not push a ``files_id`` filter down (SQLite).
+
+    One ``explain`` (FerretDB only). Measured (bench/bench_chunks.py, docs/ferretdb.md):
+    on FerretDB/SQLite a read by ``_id`` is evaluated in SQLite, a read by ``files_id``
+    by FerretDB after it decoded every document of the collection (about 30x slower with
+    2,000 files stored); on FerretDB/PostgreSQL both are pushed down to the same
+    sequential scan, so the cursor, which fetches many chunks per round trip, stays.
+    MongoDB and mongomock serve the cursor from the ``files_id_1_n_1`` index.
+    """
+    if kind != "ferretdb":
+        return "cursor"
+    try:
+        with translated():
+            answer = chunks.database.command(
+                "explain", {"find": chunks.name, "filter": {"files_id": ""}, "limit": 1}
+            )
+    except StoreUnavailableError:
+        raise
+    except GroupStoreError:  # an explain this FerretDB does not answer: as before
+        return "cursor"
+    return "cursor" if answer.get("filterPushdown") else "by_id"
 
 
 @dataclass(frozen=True)
@@ -67,11 +135,14 @@ class GridFSStore:
         bucket_name: str = "fs",
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
+        chunk_reads: ChunkReads | None = None,
     ) -> None:
         self.db = db
         self.bucket_name = bucket_name
         self.chunk_size = chunk_size
         self.chunks_per_batch = max(1, batch_bytes // chunk_size)
+        # None: Storage.build chooses for the server (chunk_reads_for); the cursor until then.
+        self.chunk_reads: ChunkReads | None = chunk_reads
         self.files: Collection[Any] = db[f"{bucket_name}.files"]
         self.chunks: Collection[Any] = db[f"{bucket_name}.chunks"]
 
@@ -92,7 +163,7 @@ class GridFSStore:
         size = 0
         try:
             with translated():
-                for batch in self._batches(file_id, source, digest):
+                for batch in self._batches(file_id, source, digest, upload_date):
                     self.chunks.insert_many(batch, ordered=True)
                     size += sum(len(doc["data"]) for doc in batch)
                 self.files.insert_one(
@@ -115,13 +186,16 @@ class GridFSStore:
         return StoredBytes(size=size, sha256=digest.hexdigest())
 
     def _batches(
-        self, file_id: str, source: IO[bytes], digest: Any
+        self, file_id: str, source: IO[bytes], digest: Any, upload_date: datetime
     ) -> Iterator[list[dict[str, Any]]]:
+        uploaded_at = ObjectId.from_datetime(upload_date).generation_time.timestamp()
         batch: list[dict[str, Any]] = []
         for n, data in enumerate(_read_chunks(source, self.chunk_size)):
             digest.update(data)
+            derived = time.time() - uploaded_at <= STAMP_WINDOW_SECONDS
+            _id = chunk_id(file_id, n, upload_date) if derived else ObjectId()
             # bytes are BSON binary subtype 0, as Binary(data) is, without its copy.
-            batch.append({"_id": ObjectId(), "files_id": file_id, "n": n, "data": data})
+            batch.append({"_id": _id, "files_id": file_id, "n": n, "data": data})
             if len(batch) >= self.chunks_per_batch:
                 yield batch
                 batch = []
@@ -150,11 +224,16 @@ class GridFSStore:
         return self.list_for_groups([group_id])[group_id]
 
     def find_file(self, group_id: str, file_id: str) -> dict[str, Any] | None:
-        """The files document of a group's file (None if the group has no such file)."""
+        """The files document of a group's file (None if the group has no such file).
+
+        Found by ``_id`` alone, the group compared here: FerretDB/SQLite pushes a
+        filter down to SQLite only when it is ``_id`` alone, and otherwise decodes
+        every files document (35 ms with 2,000 files stored, against 1-2 ms).
+        """
         with translated():
-            doc: dict[str, Any] | None = self.files.find_one(
-                {"_id": file_id, "metadata.group_id": group_id}
-            )
+            doc: dict[str, Any] | None = self.files.find_one({"_id": file_id})
+        if doc is None or (doc.get("metadata") or {}).get("group_id") != group_id:
+            return None
         return doc
 
     def ids_for_groups(self, group_ids: list[str]) -> list[str]:
@@ -177,14 +256,19 @@ class GridFSStore:
     def open(self, file_id: str) -> IO[bytes]:
         """A buffered, seekable reader that fetches chunks on demand."""
         with translated():
-            doc = self.files.find_one({"_id": file_id}, {"length": 1, "chunkSize": 1})
+            doc = self.files.find_one(
+                {"_id": file_id}, {"length": 1, "chunkSize": 1, "uploadDate": 1}
+            )
         if doc is None:
             raise UnknownFileError(file_id)
         return self.open_document(doc)
 
     def open_document(self, doc: dict[str, Any]) -> IO[bytes]:
         """A reader for the file of a files document already read (no extra round trip)."""
-        raw = ChunkReader(self.chunks, doc["_id"], doc["length"], doc["chunkSize"])
+        upload_date = doc.get("uploadDate") if self.chunk_reads == "by_id" else None
+        raw = ChunkReader(
+            self.chunks, doc["_id"], doc["length"], doc["chunkSize"], upload_date=upload_date
+        )
         return io.BufferedReader(raw, buffer_size=max(1, doc["chunkSize"]))
 
     def delete(self, file_ids: Iterable[str]) -> None:
@@ -243,12 +327,27 @@ def _read_chunks(source: IO[bytes], chunk_size: int) -> Iterator[bytes]:
 class ChunkReader(io.RawIOBase):
     """A raw, seekable stream over one GridFS file's chunks.
 
-    Reads go through one cursor sorted by ``n``; a seek restarts the cursor at
+    Given the file's ``upload_date`` (on a server where that pays, see
+    ``chunk_reads_for``), the reader first fetches chunks one by one by the
+    ``_id`` that ``chunk_id`` computes: one cheap round trip each. It turns to
+    the cursor when a chunk is not found so (a file written by another GridFS
+    writer, or a chunk written late), and after ``by_id_limit`` chunks: each read
+    by ``_id`` still costs the server a pass over the chunks collection (in
+    SQLite), the cursor one pass (in FerretDB) for the whole rest of the file.
+
+    The cursor reads by ``(files_id, n)`` sorted by ``n``; a seek restarts it at
     the chunk that holds the new position, so a range read never fetches the
     chunks before it.
     """
 
-    def __init__(self, chunks: Collection[Any], file_id: str, length: int, chunk_size: int):
+    def __init__(
+        self,
+        chunks: Collection[Any],
+        file_id: str,
+        length: int,
+        chunk_size: int,
+        upload_date: datetime | None = None,
+    ):
         super().__init__()
         self._chunks = chunks
         self._file_id = file_id
@@ -260,6 +359,9 @@ class ChunkReader(io.RawIOBase):
         self._buffer = b""
         self._buffer_start = 0
         self._batch_chunks = max(1, DEFAULT_BATCH_BYTES // chunk_size)
+        self._upload_date = upload_date
+        # After this many reads by _id, one cursor is cheaper on FerretDB/SQLite (see above).
+        self.by_id_limit = self._batch_chunks if upload_date is not None else 0
 
     def readable(self) -> bool:
         return True
@@ -291,6 +393,11 @@ class ChunkReader(io.RawIOBase):
         return count
 
     def _load_chunk(self, n: int) -> None:
+        if self.by_id_limit > 0 and self._upload_date is not None:
+            self.by_id_limit -= 1
+            if self._load_chunk_by_id(n, self._upload_date):
+                return
+            self.by_id_limit = 0  # not written by groupstore (in time): the cursor from now on
         with translated():
             if self._cursor is None or n != self._next_n:
                 self._close_cursor()
@@ -310,6 +417,19 @@ class ChunkReader(io.RawIOBase):
         self._buffer = bytes(doc["data"])
         self._buffer_start = n * self._chunk_size
         self._next_n = n + 1
+
+    def _load_chunk_by_id(self, n: int, upload_date: datetime) -> bool:
+        """Chunk ``n`` by its computed ``_id``: False when no such chunk is there."""
+        with translated():
+            doc = self._chunks.find_one(
+                {"_id": chunk_id(self._file_id, n, upload_date)},
+                {"data": 1, "n": 1, "files_id": 1},
+            )
+        if doc is None or doc.get("files_id") != self._file_id or doc.get("n") != n:
+            return False
+        self._buffer = bytes(doc["data"])
+        self._buffer_start = n * self._chunk_size
+        return True
 
     def _close_cursor(self) -> None:
         if self._cursor is not None:

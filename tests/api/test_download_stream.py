@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from typing import IO, Any
 
 import httpx
 import pytest
 
+import groupstore
 from groupstore import FileHandle, Group, GroupStore, UploadedFile
 
 from .conftest import bearer, error_code
@@ -95,3 +98,109 @@ async def test_a_range_past_the_end_is_416_in_json_and_opens_nothing(
     assert response.headers["content-type"] == "application/json"
     assert error_code(response.json()) == "RANGE_NOT_SATISFIABLE"
     assert tracked.streams == []
+
+
+class _FailingStream(io.RawIOBase):
+    """A file's stream whose reads fail as the store does when it is down or too slow."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return offset
+
+    def readinto(self, buffer: Any) -> int:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("headers", "error", "status", "code"),
+    [
+        ({}, groupstore.StoreUnavailableError("timed out"), 503, "STORE_UNAVAILABLE"),
+        (
+            {"Range": "bytes=2-5"},
+            groupstore.StoreUnavailableError("gone"),
+            503,
+            "STORE_UNAVAILABLE",
+        ),
+        ({}, groupstore.UnknownFileError("f"), 404, "UNKNOWN_FILE"),
+    ],
+)
+async def test_a_store_failure_at_the_first_read_is_a_coded_error_not_a_200(
+    client: httpx.AsyncClient,
+    group: Group,
+    uploaded: UploadedFile,
+    member_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+    headers: dict[str, str],
+    error: Exception,
+    status: int,
+    code: str,
+) -> None:
+    """Opening succeeds (it reads the files document); the first read of the bytes fails."""
+    streams: list[_FailingStream] = []
+
+    def open_failing(handle: FileHandle) -> IO[bytes]:
+        streams.append(_FailingStream(error))
+        return io.BufferedReader(streams[-1])
+
+    monkeypatch.setattr(FileHandle, "open", open_failing)
+
+    response = await client.get(url(group, uploaded), headers={**headers, **bearer(member_token)})
+
+    assert response.status_code == status
+    assert error_code(response.json()) == code
+    assert len(streams) == 1 and streams[0].closed
+
+
+async def test_a_file_whose_chunks_are_gone_but_still_listed_is_404_not_a_200(
+    client: httpx.AsyncClient,
+    store: GroupStore,
+    group: Group,
+    uploaded: UploadedFile,
+    member_token: str,
+) -> None:
+    store.db["fs.chunks"].delete_many({})  # the files document stays: opening succeeds
+
+    response = await client.get(url(group, uploaded), headers=bearer(member_token))
+
+    assert response.status_code == 404
+    assert error_code(response.json()) == "UNKNOWN_FILE"
+
+
+async def test_a_small_file_is_read_whole_before_its_status(
+    client: httpx.AsyncClient,
+    group: Group,
+    uploaded: UploadedFile,
+    member_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its one piece is read before the status goes out, and sent as it was read."""
+    import graphql_api.downloads as downloads
+
+    events: list[str] = []
+    original = downloads.ClosingStreamingResponse.__init__
+
+    def record_response(self: Any, *args: Any, **kwargs: Any) -> None:
+        events.append("response")
+        original(self, *args, **kwargs)
+
+    def spy(stream: IO[bytes], start: int, length: int) -> Iterator[bytes]:
+        for piece in pieces(stream, start, length):
+            events.append(f"piece {len(piece)}")
+            yield piece
+
+    pieces = downloads._pieces
+    monkeypatch.setattr(downloads, "_pieces", spy)
+    monkeypatch.setattr(downloads.ClosingStreamingResponse, "__init__", record_response)
+
+    response = await client.get(url(group, uploaded), headers=bearer(member_token))
+
+    assert response.status_code == 200 and response.content == b"hello world"
+    assert events == ["piece 11", "response"]
