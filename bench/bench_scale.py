@@ -213,12 +213,11 @@ def verify(data: Data, size: int, files_per_group: int) -> None:
     listed = manager.list_uploaded_files(group.group_id, caller=data.owners[i])
     check(len(listed) == files_per_group, "list_uploaded_files")
     check(manager.list_uploads([group])[group.group_id] == listed, "list_uploads")
-    if files_per_group:
-        handle = manager.get_uploaded_file(group.group_id, listed[0].file_id, caller=group.owner_id)
-        with handle.open() as stream:
-            body = stream.read()
-        check(hashlib.sha256(body).hexdigest() == handle.sha256, "the download's SHA-256")
-        check(body == content(i, int(listed[0].name[1:-4])), "the download's bytes")
+    handle = manager.get_uploaded_file(group.group_id, listed[0].file_id, caller=group.owner_id)
+    with handle.open() as stream:
+        body = stream.read()
+    check(hashlib.sha256(body).hexdigest() == handle.sha256, "the download's SHA-256")
+    check(body == content(i, int(listed[0].name[1:-4])), "the download's bytes")
 
 
 def middle_cursors(data: Data, size: int) -> list[str]:
@@ -392,6 +391,8 @@ def main(argv: list[str] | None = None) -> str:
     sizes = args.sizes or ([100, 200] if args.quick else [1000, 100000 if args.uri else 10000])
     calls = 5 if args.quick else args.calls
     fill = args.fill or ("bulk" if args.uri else "library")
+    if args.files_per_group < 1:
+        parser.error("--files-per-group must be at least 1 (the file operations need files)")
     if args.prototype and fill != "bulk":
         parser.error("--prototype needs --fill bulk")
     if args.uri:
