@@ -13,6 +13,7 @@ from tests.backend import MONGO_URI
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import bench_groups
+import bench_scale
 import workload
 
 FLOWSERV_PYTHON = Path.home() / ".cache" / "groupstore" / "flowserv-0.9.4" / "bin" / "python"
@@ -58,3 +59,21 @@ def test_repeated_rounds_report_each_figure_as_the_median_of_the_rounds():
     text = bench_groups.main(["--quick", "--repeat", "2", "--systems", "groupstore-memory"])
     assert text.startswith("median of 2 rounds")
     assert set(_rows(text)) == set(workload.OPERATIONS)
+
+
+def test_quick_scale_bench_reads_back_its_fill_and_times_every_operation():
+    # On a server the fill bypasses the library (insert_many); main() then reads the
+    # data back through the library (a group, pages, file listings, a download
+    # checked against its SHA-256) and raises if anything differs.
+    args = ["--quick"] + (["--uri", MONGO_URI, "--prototype"] if MONGO_URI else [])
+    text = bench_scale.main(args)
+
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("|") and cells[0] in [*bench_scale.OPERATIONS, *bench_scale.PROTOTYPES]:
+            rows[cells[0]] = cells[1:]
+    expected = set(bench_scale.OPERATIONS) | (set(bench_scale.PROTOTYPES) if MONGO_URI else set())
+    assert set(rows) == expected, text
+    for name in bench_scale.OPERATIONS:
+        assert all(re.fullmatch(r"[\d,.]+x?", cell) for cell in rows[name]), text
