@@ -39,35 +39,35 @@ def shapes(v: dict[str, Any]) -> list[Shape]:
             {"seq": 1},
             51,
         ),
-        ("groups of a member", "groups", {"members.user_id": v["u"]}, {"seq": 1}, None),
-        ("page by member", "groups", {"members.user_id": v["u"]}, {"seq": 1}, 51),
+        ("groups of a member", "groups", {"member_ids": v["u"]}, {"seq": 1}, None),
+        ("page by member", "groups", {"member_ids": v["u"]}, {"seq": 1}, 51),
         (
             "member check (update filter)",
             "groups",
-            {"_id": v["g"], "members.user_id": {"$in": [v["u"]]}},
+            {"_id": v["g"], "member_ids": v["u"]},
             None,
             None,
         ),
-        ("files of a group", "fs.files", {"metadata.group_id": v["g"]}, {"metadata.seq": 1}, None),
-        (
-            "one file of a group",
-            "fs.files",
-            {"_id": v["f"], "metadata.group_id": v["g"]},
-            None,
-            None,
-        ),
+        ("files of a group", "fs.files", {"group_id": v["g"]}, {"metadata.seq": 1}, None),
+        ("one file (then its group compared)", "fs.files", {"_id": v["f"]}, None, None),
         ("chunks of a file", "fs.chunks", {"files_id": v["f"], "n": {"$gte": 0}}, {"n": 1}, None),
         ("chunks of files ($in)", "fs.chunks", {"files_id": {"$in": [v["f"], "f2"]}}, None, None),
-        # Rephrasings (--prototype): top-level fields that the library does not write today.
-        ("proto: page by member_ids", "groups", {"member_ids": v["u"]}, {"seq": 1}, 51),
-        ("proto: files by top-level group_id", "fs.files", {"group_id": v["g"]}, None, None),
+        # The shapes before member_ids and the files' top-level group_id, for comparison.
+        ("before: page by members.user_id", "groups", {"members.user_id": v["u"]}, {"seq": 1}, 51),
+        (
+            "before: files by metadata.group_id",
+            "fs.files",
+            {"metadata.group_id": v["g"]},
+            None,
+            None,
+        ),
     ]
 
 
 def sample(db: Any) -> dict[str, Any]:
     """Real values from a filled database (bench_scale.py --keep): its last group and file."""
     group = next(db.groups.find().sort("seq", -1).limit(1))
-    file = db["fs.files"].find_one({"metadata.group_id": group["_id"]}) or {"_id": "f1"}
+    file = db["fs.files"].find_one({"group_id": group["_id"]}) or {"_id": "f1"}
     return {
         "g": group["_id"],
         "w": group["workflow_id"],
@@ -122,13 +122,14 @@ def fill(db: Any, n: int) -> None:
                 "name": f"n{i}",
                 "seq": ObjectId(),
                 "members": [{"user_id": f"u{i % 50}", "username": f"user{i % 50}"}],
+                "member_ids": [f"u{i % 50}"],
             }
             for i in range(n)
         ]
     )
     db["fs.chunks"].insert_many([{"files_id": f"f{i}", "n": 0, "data": b"x"} for i in range(n)])
     db["fs.files"].insert_many(
-        [{"_id": f"f{i}", "metadata": {"group_id": f"g{i}"}} for i in range(n)]
+        [{"_id": f"f{i}", "group_id": f"g{i}", "metadata": {"group_id": f"g{i}"}} for i in range(n)]
     )
 
 

@@ -13,8 +13,10 @@ before bytes on delete), so a crash leaves only these orphans:
 * stale group write leases (a writer killed while holding one, FerretDB only).
 
 It also rewrites a group's ``member_ids`` where they disagree with its
-``members``: no crash leaves that (both are written by one update), but a
-process of an earlier 0.2.0 build, which did not keep ``member_ids``, does.
+``members``, and gives a group's file its top-level ``group_id`` (what
+listings query) where it lacks it: no crash leaves either (each is written
+by the same single-document write as what it mirrors), but a process of an
+earlier 0.2.0 build, which kept neither, does.
 
 An upload in progress looks like an orphan too, so only orphans older than
 ``grace`` are removed (by default one hour).
@@ -44,6 +46,8 @@ class RepairReport:
     stale_locks: list[str] = field(default_factory=list)
     unsynced_members: list[str] = field(default_factory=list)
     """Groups whose ``member_ids`` disagreed with their members (rewritten unless a dry run)."""
+    unsynced_files: list[str] = field(default_factory=list)
+    """Group files without the top-level ``group_id`` (unlisted; given it unless a dry run)."""
 
     @property
     def total(self) -> int:
@@ -54,6 +58,7 @@ class RepairReport:
             + len(self.broken_files)
             + len(self.stale_locks)
             + len(self.unsynced_members)
+            + len(self.unsynced_files)
         )
 
 
@@ -75,4 +80,5 @@ def repair(
         broken_files=orphans.broken_files,
         stale_locks=orphans.stale_locks,
         unsynced_members=orphans.unsynced_members,
+        unsynced_files=orphans.unsynced_files,
     )

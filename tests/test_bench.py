@@ -65,15 +65,15 @@ def test_quick_scale_bench_reads_back_its_fill_and_times_every_operation():
     # On a server the fill bypasses the library (insert_many); main() then reads the
     # data back through the library (a group, pages, file listings, a download
     # checked against its SHA-256) and raises if anything differs.
-    args = ["--quick"] + (["--uri", MONGO_URI, "--prototype"] if MONGO_URI else [])
+    args = ["--quick", "--old-shapes"] + (["--uri", MONGO_URI] if MONGO_URI else [])
     text = bench_scale.main(args)
 
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if line.startswith("|") and cells[0] in [*bench_scale.OPERATIONS, *bench_scale.PROTOTYPES]:
+        if line.startswith("|") and cells[0] in [*bench_scale.OPERATIONS, *bench_scale.OLD_SHAPES]:
             rows[cells[0]] = cells[1:]
-    expected = set(bench_scale.OPERATIONS) | (set(bench_scale.PROTOTYPES) if MONGO_URI else set())
+    expected = set(bench_scale.OPERATIONS) | set(bench_scale.OLD_SHAPES)
     assert set(rows) == expected, text
     for name in bench_scale.OPERATIONS:
         assert all(re.fullmatch(r"[\d,.]+x?", cell) for cell in rows[name]), text

@@ -62,6 +62,7 @@ def test_repair_apply_removes_the_orphans(run, store, group):
         "broken_files": [],
         "stale_locks": [],
         "unsynced_members": [],
+        "unsynced_files": [],
     }
     assert store.db["fs.files"].count_documents({"_id": "orphan"}) == 0
 

@@ -149,6 +149,6 @@ def test_a_new_users_walkthrough(shell: Shell, tmp_path: Path):
     assert repair.stdout == (
         "would remove 0 orphan groups, 0 orphan files, chunks of 0 missing files, "
         "0 listed files with chunks missing, 0 stale leases, "
-        "0 groups with member ids to rewrite\n"
+        "0 groups with member ids to rewrite, 0 files to list again\n"
     )
     shell(f"groupstore groups delete {group_id} --yes && groupstore -q groups list --json")

@@ -11,7 +11,13 @@ from __future__ import annotations
 import pytest
 
 from groupstore.storage.client import ensure_indexes
-from groupstore.storage.schema import MEMBER_IDS_STEP, META_COLLECTION, upgrade
+from groupstore.storage.schema import (
+    FILES_GROUP_ID_STEP,
+    MEMBER_IDS_STEP,
+    META_COLLECTION,
+    STEPS,
+    upgrade,
+)
 from tests.backend import MONGO_URI
 
 
@@ -76,8 +82,8 @@ def test_upgrade_gives_older_groups_their_member_ids_once(store, group, alice, b
     assert [g.group_id for g in store.groups.list_groups(user_id=bob.user_id)] == [group.group_id]
     assert store.db[META_COLLECTION].find_one({"_id": MEMBER_IDS_STEP}) is not None
     forget_member_ids(store, group.group_id)
-    store.db[META_COLLECTION].insert_one({"_id": MEMBER_IDS_STEP})
-    assert upgrade(store.storage) == 0  # the marker says done: not looked at again
+    store.db[META_COLLECTION].insert_many([{"_id": step} for step in STEPS])
+    assert upgrade(store.storage) == 0  # the markers say done: not looked at again
 
 
 @pytest.mark.skipif(not MONGO_URI, reason="needs a real server: a second connect to one database")
@@ -90,10 +96,33 @@ def test_connect_upgrades_a_database_written_before_member_ids(store, store_fact
     assert [g.group_id for g in listed] == [group.group_id]
 
 
-def test_connect_drops_the_index_member_ids_replaced(store):
+def test_connect_drops_the_indexes_member_ids_and_group_id_replaced(store):
     store.db.groups.create_index([("members.user_id", 1), ("seq", 1)], name="group_by_member")
+    files = store.db["fs.files"]
+    files.create_index([("metadata.group_id", 1), ("metadata.seq", 1)], name="files_by_group")
 
     ensure_indexes(store.db, bucket_name="fs")  # what connect runs
 
     names = {index["name"] for index in store.db.groups.list_indexes()}
     assert "group_by_member_id" in names and "group_by_member" not in names
+    names = {index["name"] for index in files.list_indexes()}
+    assert "files_by_group_id" in names and "files_by_group" not in names
+
+
+def test_a_file_document_carries_its_group_id_at_the_top_level_too(store, group):
+    file = store.groups.upload_file(group.group_id, b"x", "a.txt")
+    doc = store.db["fs.files"].find_one({"_id": file.file_id})
+    assert doc["group_id"] == doc["metadata"]["group_id"] == group.group_id
+
+
+def test_upgrade_lists_again_the_files_of_an_earlier_build(store, group):
+    files = [store.groups.upload_file(group.group_id, b"x", f"{i}.txt") for i in range(3)]
+    store.db["fs.files"].update_many({}, {"$unset": {"group_id": ""}})
+    store.db[META_COLLECTION].delete_many({})
+    assert store.groups.list_uploaded_files(group.group_id) == []
+
+    assert upgrade(store.storage) == 3
+
+    listed = store.groups.list_uploaded_files(group.group_id)
+    assert [f.file_id for f in listed] == [f.file_id for f in files]
+    assert store.db[META_COLLECTION].find_one({"_id": FILES_GROUP_ID_STEP}) is not None

@@ -138,3 +138,16 @@ def test_repair_rewrites_member_ids_that_disagree_with_the_members(store, group,
     assert report.unsynced_members == [group.group_id]
     assert [g.group_id for g in store.groups.list_groups(user_id=bob.user_id)] == [group.group_id]
     assert repair(store, grace=NOW).total == 0
+
+
+def test_repair_lists_again_a_file_written_without_the_top_level_group_id(store, group):
+    """What a process of an earlier 0.2.0 build leaves: a file its group's listing misses."""
+    file = store.groups.upload_file(group.group_id, b"x", "a.txt")
+    store.db["fs.files"].update_one({"_id": file.file_id}, {"$unset": {"group_id": ""}})
+    assert store.groups.list_uploaded_files(group.group_id) == []
+
+    assert repair(store, grace=NOW, dry_run=True).unsynced_files == [file.file_id]
+    assert repair(store, grace=NOW).unsynced_files == [file.file_id]
+
+    assert [f.file_id for f in store.groups.list_uploaded_files(group.group_id)] == [file.file_id]
+    assert repair(store, grace=NOW).total == 0

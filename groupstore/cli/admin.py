@@ -70,6 +70,7 @@ def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) ->
                 "broken_files": report.broken_files,
                 "stale_locks": report.stale_locks,
                 "unsynced_members": report.unsynced_members,
+                "unsynced_files": report.unsynced_files,
             }
         )
         return
@@ -79,7 +80,8 @@ def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) ->
         f"orphan files, chunks of {len(report.orphan_chunk_files)} missing files, "
         f"{len(report.broken_files)} listed files with chunks missing, "
         f"{len(report.stale_locks)} stale leases, "
-        f"{len(report.unsynced_members)} groups with member ids to rewrite"
+        f"{len(report.unsynced_members)} groups with member ids to rewrite, "
+        f"{len(report.unsynced_files)} files to list again"
     )
     if not apply and report.total:
         state.note("dry run: nothing removed (run again with --apply to remove them)")

@@ -102,6 +102,7 @@ GROUP_INDEXES = [
 ]
 # Indexes of earlier versions that nothing queries any more.
 OBSOLETE_GROUP_INDEXES = ["group_by_member"]  # (members.user_id, seq): now member_ids
+OBSOLETE_FILES_INDEXES = ["files_by_group"]  # (metadata.group_id, metadata.seq): now group_id
 INDEX_NOT_FOUND = 27
 USER_INDEXES = [
     IndexModel([("username_key", ASCENDING)], unique=True, name="username_unique"),
@@ -137,9 +138,7 @@ GRIDFS_FILES_INDEXES = [
         [("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"
     ),
     # A group's file listing, in upload order.
-    IndexModel(
-        [("metadata.group_id", ASCENDING), ("metadata.seq", ASCENDING)], name="files_by_group"
-    ),
+    IndexModel([("group_id", ASCENDING), ("metadata.seq", ASCENDING)], name="files_by_group_id"),
 ]
 GRIDFS_CHUNKS_INDEXES = [
     IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_1_n_1"),
@@ -210,6 +209,7 @@ def _ensure_indexes(db: Database[Any], bucket_name: str) -> None:
     _create_missing(db.users, USER_INDEXES)
     _create_missing(db.workflows, WORKFLOW_INDEXES)
     _create_missing(db[f"{bucket_name}.files"], GRIDFS_FILES_INDEXES)
+    _drop_obsolete(db[f"{bucket_name}.files"], OBSOLETE_FILES_INDEXES)
     _create_missing(db[f"{bucket_name}.chunks"], GRIDFS_CHUNKS_INDEXES)
     _create_with_ttl(db.api_keys, API_KEY_INDEXES, API_KEY_TTL_INDEX)
     _create_with_ttl(db.account_tokens, ACCOUNT_TOKEN_INDEXES, EXPIRES_AT_TTL_INDEX)

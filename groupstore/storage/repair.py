@@ -26,6 +26,7 @@ class Orphans:
     broken_files: list[str] = field(default_factory=list)
     stale_locks: list[str] = field(default_factory=list)
     unsynced_members: list[str] = field(default_factory=list)
+    unsynced_files: list[str] = field(default_factory=list)
 
 
 def _batches(items: Iterator[Any], size: int = BATCH) -> Iterator[list[Any]]:
@@ -61,7 +62,7 @@ def find_orphans(
         checked = 0
         old_files = fs.files.find(
             {"uploadDate": {"$lte": cutoff}},
-            {"_id": 1, "length": 1, "chunkSize": 1, "metadata.group_id": 1},
+            {"_id": 1, "length": 1, "chunkSize": 1, "metadata.group_id": 1, "group_id": 1},
         ).sort("_id", 1)
         for batch in _batches(iter(old_files)):
             group_ids = list({doc.get("metadata", {}).get("group_id") for doc in batch})
@@ -70,8 +71,11 @@ def find_orphans(
             }
             listed = []
             for doc in batch:
-                if doc.get("metadata", {}).get("group_id") in existing_groups:
+                group_id = doc.get("metadata", {}).get("group_id")
+                if group_id in existing_groups:
                     listed.append(doc)
+                    if doc.get("group_id") != group_id:  # written by an earlier build
+                        orphans.unsynced_files.append(doc["_id"])
                 else:
                     orphans.files.append(doc["_id"])
             orphans.broken_files.extend(_missing_bytes(fs, listed))
@@ -116,7 +120,8 @@ def find_orphans(
         f"{len(orphans.broken_files)} listed files with bytes missing, "
         f"chunks of {len(orphans.chunk_files)} missing files, "
         f"{len(orphans.stale_locks)} stale leases, "
-        f"{len(orphans.unsynced_members)} groups with member ids to rewrite"
+        f"{len(orphans.unsynced_members)} groups with member ids to rewrite, "
+        f"{len(orphans.unsynced_files)} files to list again"
     )
     return orphans
 
@@ -152,6 +157,8 @@ def remove_orphans(
     if groups is not None:
         for group_id in orphans.unsynced_members:
             groups.sync_member_ids(group_id)  # under the group's lease, re-read first
+    for file_id in orphans.unsynced_files:
+        fs.sync_group_id(file_id)
     with translated():
         for batch in _batches(iter(orphans.groups)):
             db.groups.delete_many({"_id": {"$in": batch}})

@@ -25,20 +25,35 @@ log = logging.getLogger(__name__)
 
 META_COLLECTION = "groupstore_meta"
 MEMBER_IDS_STEP = "group_member_ids"  # groups gained member_ids (during 0.2.0)
+FILES_GROUP_ID_STEP = "files_group_id"  # files documents gained group_id (during 0.2.0)
+STEPS = (MEMBER_IDS_STEP, FILES_GROUP_ID_STEP)
 
 
 def upgrade(storage: Storage) -> int:
-    """Run the steps this database has not had; the number of documents changed."""
+    """Run the steps this database has not had; the number of documents changed.
+
+    One read when every step is done (the usual case).
+    """
     meta = storage.db[META_COLLECTION]
     with translated():
-        if meta.find_one({"_id": MEMBER_IDS_STEP}) is not None:
-            return 0
+        done = {doc["_id"] for doc in meta.find({"_id": {"$in": list(STEPS)}}, {"_id": 1})}
     changed = 0
-    while missing := storage.groups.ids_without_member_ids():
-        changed += sum(storage.groups.sync_member_ids(group_id) for group_id in missing)
+    if MEMBER_IDS_STEP not in done:
+        while missing := storage.groups.ids_without_member_ids():
+            changed += sum(storage.groups.sync_member_ids(group_id) for group_id in missing)
+        _mark_done(storage, MEMBER_IDS_STEP)
+    if FILES_GROUP_ID_STEP not in done:
+        after = None
+        while missing := storage.fs.ids_without_group_id(after):
+            changed += sum(storage.fs.sync_group_id(file_id) for file_id in missing)
+            after = missing[-1]
+        _mark_done(storage, FILES_GROUP_ID_STEP)
+    if changed:
+        log.info("brought %d documents written by an earlier version up to date", changed)
+    return changed
+
+
+def _mark_done(storage: Storage, step: str) -> None:
     # (DuplicateKeyError: another process finished the step too.)
     with translated(), contextlib.suppress(DuplicateKeyError):
-        meta.insert_one({"_id": MEMBER_IDS_STEP, "done_at": utc_now()})
-    if changed:
-        log.info("gave %d groups their member_ids (written by an earlier version)", changed)
-    return changed
+        storage.db[META_COLLECTION].insert_one({"_id": step, "done_at": utc_now()})
