@@ -43,6 +43,7 @@ import workload
 
 import groupstore
 from groupstore import Float, Int, String
+from groupstore.storage.files import chunk_id
 
 HERE = Path(__file__).resolve().parent
 CHUNK = 255 * 1024
@@ -210,6 +211,7 @@ class RawSystem:
         if self.db.groups.find_one({"_id": group_id}, {"_id": 1}) is None:
             raise LookupError("unknown group")
         file_id = uuid.uuid4().hex
+        now = datetime.now(timezone.utc).replace(microsecond=0)
         n, batch = 0, []
         while True:
             piece = source.read(CHUNK)
@@ -219,17 +221,19 @@ class RawSystem:
                     break
                 piece += more
             if piece:
-                batch.append({"files_id": file_id, "n": n, "data": Binary(piece)})
+                # The chunk ids groupstore computes, so that FerretDB/SQLite can read by _id.
+                chunk = {"_id": chunk_id(file_id, n, now), "files_id": file_id, "n": n}
+                batch.append({**chunk, "data": Binary(piece)})
                 n += 1
             if batch and (len(batch) == 16 or not piece):
                 self.db["fs.chunks"].insert_many(batch)
                 batch = []
             if not piece:
                 break
-        now = datetime.now(timezone.utc)
         self.db["fs.files"].insert_one(
             {
                 "_id": file_id,
+                "group_id": group_id,
                 "length": size,
                 "chunkSize": CHUNK,
                 "uploadDate": now,
@@ -246,19 +250,32 @@ class RawSystem:
         return sum(len(c) for c in self._chunks(group_id, file_id))
 
     def _chunks(self, group_id: str, file_id: str) -> Any:
-        if self.db["fs.files"].find_one({"_id": file_id, "metadata.group_id": group_id}) is None:
+        doc = self.db["fs.files"].find_one({"_id": file_id})
+        if doc is None or doc["group_id"] != group_id:
             raise LookupError("unknown file")
-        cursor = self.db["fs.chunks"].find({"files_id": file_id}, {"data": 1}).sort("n", 1)
-        for doc in cursor.batch_size(16):
-            yield bytes(doc["data"])
+        first = 0
+        if self.store.fs.chunk_reads == "by_id":  # FerretDB/SQLite: as groupstore reads there,
+            count = -(-doc["length"] // doc["chunkSize"])  # the first 16 chunks by _id
+            for n in range(min(count, 16)):
+                chunk = self.db["fs.chunks"].find_one(
+                    {"_id": chunk_id(file_id, n, doc["uploadDate"])}
+                )
+                yield bytes(chunk["data"]) if chunk else b""
+            if count <= 16:
+                return
+            first = 16
+        query = {"files_id": file_id, "n": {"$gte": first}}
+        cursor = self.db["fs.chunks"].find(query, {"data": 1}).sort("n", 1)
+        for chunk in cursor.batch_size(16):
+            yield bytes(chunk["data"])
 
     def list_files(self, group_id: str) -> int:
-        files = self.db["fs.files"].find({"metadata.group_id": group_id}).sort("metadata.seq", 1)
+        files = self.db["fs.files"].find({"group_id": group_id}).sort("metadata.seq", 1)
         return len(list(files))
 
     def delete_group(self, group_id: str) -> None:
         self.db.groups.delete_one({"_id": group_id})
-        files = self.db["fs.files"].find({"metadata.group_id": group_id}, {"_id": 1})
+        files = self.db["fs.files"].find({"group_id": group_id}, {"_id": 1})
         ids = [f["_id"] for f in files]
         self.db["fs.files"].delete_many({"_id": {"$in": ids}})
         self.db["fs.chunks"].delete_many({"files_id": {"$in": ids}})
