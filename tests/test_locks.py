@@ -68,3 +68,20 @@ def test_while_the_server_stays_away_the_lease_is_kept_for_a_later_try(leases):
     with locks.hold("g"):  # the server is back: released, then taken
         pass
     assert leases.count_documents({}) == 0
+
+
+def test_a_write_of_unknown_outcome_keeps_its_lease_until_it_expires(leases):
+    """The server may still apply it: the next writer must not read the group before."""
+    locks = GroupLocks(leases, enabled=True, wait=0.2)
+    with pytest.raises(StoreUnavailableError), locks.hold("g"):
+        raise StoreUnavailableError("the server stopped answering mid-write")
+    assert leases.count_documents({"_id": "g"}) == 1
+    with pytest.raises(StoreUnavailableError, match="busy"), locks.hold("g"):
+        pass
+
+
+def test_a_write_refused_for_good_releases_its_lease(leases):
+    locks = GroupLocks(leases, enabled=True, wait=0.2)
+    with pytest.raises(ValueError), locks.hold("g"):
+        raise ValueError("refused")
+    assert leases.count_documents({}) == 0

@@ -20,12 +20,19 @@ backs off and tries again. Deletes go by ``_id`` and token, so a writer never
 removes a lease it does not hold. Fences are tiny and expire with their
 lease; ``repair`` removes old ones.
 
-A release the server never confirmed (it became unreachable after the
-write) is not the caller's failure: the write itself was acknowledged. The
-lease is remembered and deleted at the start of this process's next group
-write, so after an outage the group is free again as soon as the server
-answers, not only once the lease expires (30 s; measured before: writes to
-that group refused for up to the whole lease after the server came back).
+When the guarded write itself failed for want of the server (the client
+stopped waiting; ``StoreUnavailableError``), its outcome is unknown: the
+server may still be running it, and will after a freeze. The lease is then
+kept until it expires, never released: a release could overtake the write
+on the server, let the next writer read the group before that write lands,
+and so lose one of the two (the fault load test caught this: an acknowledged
+``add_member`` lost after a 5 s SIGSTOP). The group refuses writes ("busy")
+until then, up to the lease's 30 s; other groups are not affected.
+
+A release the server never confirmed after a write it *did* acknowledge is
+not the caller's failure: the write is done. The lease is remembered and
+deleted at the start of this process's next group write, so the group is
+free again as soon as the server answers, not only once the lease expires.
 """
 
 from __future__ import annotations
@@ -81,8 +88,16 @@ class GroupLocks:
         token = self._acquire(group_id)
         try:
             yield
-        finally:
-            self._release(group_id, token)
+        except StoreUnavailableError:
+            # The write's outcome is unknown and it may still run: keep the lease
+            # (it expires) rather than let the next writer interleave with it.
+            log.info("group %s stays leased until its lease expires: a write's outcome "
+                     "is unknown", group_id)  # fmt: skip
+            raise
+        except BaseException:
+            self._release(group_id, token)  # the write failed for good: nothing in flight
+            raise
+        self._release(group_id, token)
 
     def _release(self, group_id: str, token: str) -> None:
         try:
