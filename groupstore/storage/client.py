@@ -155,16 +155,26 @@ def _warn_no_ttl_indexes() -> None:
     )
 
 
-def _create_missing(collection: Collection[Any], indexes: list[IndexModel]) -> None:
-    """Create the indexes a collection lacks (one listIndexes, plus one create if needed).
+def _create_missing(
+    collection: Collection[Any], indexes: list[IndexModel], obsolete: list[str] | None = None
+) -> None:
+    """Create the indexes a collection lacks and drop the ``obsolete`` ones it still has.
 
-    MongoDB accepts re-creating identical indexes, but FerretDB drops the
-    connection when every index in a createIndexes call already exists.
+    One listIndexes, plus a create and a drop only when needed. MongoDB accepts
+    re-creating identical indexes, but FerretDB drops the connection when every
+    index in a createIndexes call already exists.
     """
     existing = {index["name"] for index in collection.list_indexes()}
     missing = [index for index in indexes if index.document["name"] not in existing]
     if missing:
         collection.create_indexes(missing)
+    for name in obsolete or []:
+        if name in existing:
+            try:
+                collection.drop_index(name)
+            except OperationFailure as exc:
+                if exc.code != INDEX_NOT_FOUND:  # another process dropped it first
+                    raise
 
 
 INDEX_ATTEMPTS = 5
@@ -192,24 +202,11 @@ def ensure_indexes(db: Database[Any], bucket_name: str) -> None:
             time.sleep(0.05 * attempt * (1 + random.random()))
 
 
-def _drop_obsolete(collection: Collection[Any], names: list[str]) -> None:
-    existing = {index["name"] for index in collection.list_indexes()}
-    for name in names:
-        if name in existing:
-            try:
-                collection.drop_index(name)
-            except OperationFailure as exc:
-                if exc.code != INDEX_NOT_FOUND:  # another process dropped it first
-                    raise
-
-
 def _ensure_indexes(db: Database[Any], bucket_name: str) -> None:
-    _create_missing(db.groups, GROUP_INDEXES)
-    _drop_obsolete(db.groups, OBSOLETE_GROUP_INDEXES)
+    _create_missing(db.groups, GROUP_INDEXES, OBSOLETE_GROUP_INDEXES)
     _create_missing(db.users, USER_INDEXES)
     _create_missing(db.workflows, WORKFLOW_INDEXES)
-    _create_missing(db[f"{bucket_name}.files"], GRIDFS_FILES_INDEXES)
-    _drop_obsolete(db[f"{bucket_name}.files"], OBSOLETE_FILES_INDEXES)
+    _create_missing(db[f"{bucket_name}.files"], GRIDFS_FILES_INDEXES, OBSOLETE_FILES_INDEXES)
     _create_missing(db[f"{bucket_name}.chunks"], GRIDFS_CHUNKS_INDEXES)
     _create_with_ttl(db.api_keys, API_KEY_INDEXES, API_KEY_TTL_INDEX)
     _create_with_ttl(db.account_tokens, ACCOUNT_TOKEN_INDEXES, EXPIRES_AT_TTL_INDEX)
