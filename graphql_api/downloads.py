@@ -101,34 +101,42 @@ async def download(request: Request) -> Response:
     headers["Content-Type"] = handle.mime_type
     headers["Content-Disposition"] = content_disposition(handle.name)
     headers["Content-Length"] = str(end - start + 1)
-    # Open the bytes before any status goes out: a listed file whose bytes are gone
-    # is a 404 UNKNOWN_FILE, not a 200 cut short.
+    # Open the bytes, and read the first piece, before any status goes out: a listed
+    # file whose bytes are gone is a 404 UNKNOWN_FILE, and a store error or timeout a
+    # coded error, not a 200 whose body breaks off.
+    head = request.method == "HEAD"
     try:
-        stream = await run_in_threadpool(handle.open)
+        stream, content = await run_in_threadpool(
+            _open_and_start, handle, start, end - start + 1, head
+        )
     except groupstore.GroupStoreError as exc:
         found = public_error(exc)
         if found is None:
             raise
         return error_response(*found)
-    if request.method == "HEAD":
-        await run_in_threadpool(stream.close)
+    if head:
         return Response(status_code=status, headers=headers)
-    # The first piece too: a store error or timeout there is a coded error, not a 200
-    # whose body breaks off.
-    pieces = _pieces(stream, start, end - start + 1)
-    try:
-        first = await run_in_threadpool(next, pieces, None)
-    except groupstore.GroupStoreError as exc:
-        await run_in_threadpool(stream.close)
-        found = public_error(exc)
-        if found is None:
-            raise
-        return error_response(*found)
-    except BaseException:
-        await run_in_threadpool(stream.close)
-        raise
-    content = pieces if first is None else itertools.chain([first], pieces)
     return ClosingStreamingResponse(stream, content, status, headers=headers)
+
+
+def _open_and_start(
+    handle: groupstore.FileHandle, start: int, length: int, head: bool
+) -> tuple[IO[bytes], Iterator[bytes]]:
+    """The open stream and its pieces, the first one already read (HEAD: opened, closed).
+
+    The stream is closed here if anything fails; otherwise the response closes it.
+    """
+    stream = handle.open()
+    try:
+        if head:
+            stream.close()
+            return stream, iter(())
+        pieces = _pieces(stream, start, length)
+        first = next(pieces, None)
+    except BaseException:
+        stream.close()
+        raise
+    return stream, pieces if first is None else itertools.chain([first], pieces)
 
 
 class ClosingStreamingResponse(StreamingResponse):
