@@ -154,7 +154,7 @@ class GroupCollection:
                 )
                 if doc is None:
                     return False
-                ids = [entry["user_id"] for entry in doc["members"]]
+                ids = ids_of_members(doc)
                 if doc.get("member_ids") == ids:
                     return False
                 result = self.collection.update_one(
@@ -185,6 +185,11 @@ class GroupCollection:
     def delete_many(self, group_ids: list[str]) -> None:
         with translated():
             self.collection.delete_many({"_id": {"$in": group_ids}})
+
+
+def ids_of_members(doc: dict[str, Any]) -> list[str]:
+    """The ids of a group document's ``members``: what its ``member_ids`` must equal."""
+    return [entry["user_id"] for entry in doc.get("members", [])]
 
 
 def member_condition(user_id: str) -> dict[str, Any]:

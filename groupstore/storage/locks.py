@@ -99,10 +99,14 @@ class GroupLocks:
             raise
         self._release(group_id, token)
 
+    def _delete(self, group_id: str, token: str) -> None:
+        """Delete the lease ``token`` of the group, never another writer's."""
+        with translated():
+            self.collection.delete_one({"_id": group_id, "token": token})
+
     def _release(self, group_id: str, token: str) -> None:
         try:
-            with translated():
-                self.collection.delete_one({"_id": group_id, "token": token})
+            self._delete(group_id, token)
         except StoreUnavailableError:
             log.info("lease of group %s not released (server unreachable); retried later", group_id)
             with self._unreleased_guard:
@@ -114,8 +118,7 @@ class GroupLocks:
             pending = list(self._unreleased.items())
         for group_id, token in pending:
             try:
-                with translated():
-                    self.collection.delete_one({"_id": group_id, "token": token})
+                self._delete(group_id, token)
             except StoreUnavailableError:
                 return  # still unreachable: the next write tries again
             with self._unreleased_guard:
@@ -147,8 +150,7 @@ class GroupLocks:
             return
         fence = {"_id": f"{group_id}:{held['token']}", "expires_at": utc_now() + self.lease}
         if self._try_insert(fence):  # only one writer wins the fence of this stale lease
-            with translated():
-                self.collection.delete_one({"_id": group_id, "token": held["token"]})
+            self._delete(group_id, held["token"])
 
     def _try_insert(self, document: dict[str, Any]) -> bool:
         """Insert the document; False if its ``_id`` exists already."""

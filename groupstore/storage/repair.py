@@ -13,7 +13,7 @@ from pymongo.database import Database
 from groupstore.storage.documents import utc_now
 from groupstore.storage.errors import translated
 from groupstore.storage.files import GridFSStore
-from groupstore.storage.groups import GroupCollection
+from groupstore.storage.groups import GroupCollection, ids_of_members
 
 BATCH = 1000
 
@@ -109,7 +109,7 @@ def find_orphans(
         # where a process of an earlier version wrote (see storage.schema).
         groups = db.groups.find({}, {"members.user_id": 1, "member_ids": 1}).sort("_id", 1)
         for doc in groups.batch_size(BATCH):
-            if doc.get("member_ids") != [entry["user_id"] for entry in doc.get("members", [])]:
+            if doc.get("member_ids") != ids_of_members(doc):
                 orphans.unsynced_members.append(doc["_id"])
         say("checking group write leases")
         orphans.stale_locks = [
