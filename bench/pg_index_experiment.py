@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import time
 from collections.abc import Callable
 from typing import Any
+
+import bench_scale  # (bench/ is the script's directory, so on sys.path)
 
 import groupstore
 
@@ -64,14 +65,7 @@ def tables(url: str, schema: str) -> dict[str, str]:
 
 
 def mean_ms(call: Callable[[int], Any], calls: int, budget: float) -> float:
-    start = time.perf_counter()
-    done = 0
-    while done < calls:
-        call(done)
-        done += 1
-        if done >= 3 and time.perf_counter() - start > budget:
-            break
-    return (time.perf_counter() - start) / done * 1000
+    return bench_scale.mean_ms(call, calls, budget)[0]
 
 
 def measure(
