@@ -32,7 +32,7 @@ def miss_first(store, times: int = 1):
     """The group writes answer "matched nothing", without writing, ``times`` times."""
     groups = store.groups.groups
     real = groups.update
-    missed = []
+    missed: list[str] = []
 
     def update(group_id, conditions, change):
         if len(missed) < times:
