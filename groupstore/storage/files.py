@@ -46,6 +46,10 @@ Write order: chunks first, then the ``fs.files`` document, which lists the
 file. Delete order: the ``fs.files`` document first (unlisting it), then the
 chunks. A crash in between leaves chunks without a files document, or a
 files document whose group is gone: orphans that ``groupstore.repair`` removes.
+Chunks whose files insert may still land (its answer never came) are deleted
+only after a *claim* of their id (``claim``): of a claim and a late insert
+exactly one lands, so no file is ever listed without its bytes
+(docs/consistency.md, "Uploads").
 """
 
 from __future__ import annotations
