@@ -41,8 +41,7 @@ def history(ops: Iterable[Op], ledger: Ledger) -> list[tuple[Any, ...]]:
     """Ops as (kind, outcome, code, start, end), in seconds from the run's start: for a report."""
     t0 = ledger.started
     return [
-        (op.kind, op.outcome, op.code, round(op.start - t0, 2), round(op.end - t0, 2))
-        for op in ops
+        (op.kind, op.outcome, op.code, round(op.start - t0, 2), round(op.end - t0, 2)) for op in ops
     ]
 
 
