@@ -55,10 +55,13 @@ class _Silent:
 
 @contextmanager
 def _progress(state: CliState, quiet: bool, in_bytes: bool) -> Iterator[Progress]:
-    if state.quiet or quiet:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    # Not on a terminal (a log, a pipe): no bar, so that errors stay one line.
+    if state.quiet or quiet or not console.is_terminal:
         yield _Silent()
         return
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -74,7 +77,7 @@ def _progress(state: CliState, quiet: bool, in_bytes: bool) -> Iterator[Progress
         columns += [DownloadColumn(binary_units=True), TransferSpeedColumn()]
     else:
         columns += [MofNCompleteColumn(), TextColumn("documents")]
-    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True)) as bar:
+    with Progress(*columns, TimeRemainingColumn(), console=console) as bar:
         yield _Bar(bar)
 
 
