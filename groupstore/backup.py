@@ -7,8 +7,9 @@ document by document as the server sends them, then a manifest: per
 collection a count and a sha256, per file the sha256 of its bytes (in its
 ``F`` record; the manifest sums them), and a trailer checksum over the whole
 archive (format: ``groupstore.storage.archive``). Memory stays flat in the
-size of the store: documents stream through one at a time (about 150 bytes
-are kept per GridFS file until its files document comes, to check its bytes).
+size of the store: documents stream through one at a time (a few hundred
+bytes are kept per GridFS file, from its chunks to its files document, to
+check its bytes).
 
 Consistency: per document. The backup reads the database while it may be
 written; each document is whole as of the moment it was read, but two
@@ -289,6 +290,8 @@ def _verify(path: Path, progress: Progress) -> _Checked:
                 contents.setdefault(files_id, _Content()).add(n, data, body)
             elif kind == "F" and name is not None:
                 raw, doc, sha = file_fields(body)
+                if "_id" not in doc:
+                    raise ArchiveError("the backup archive is damaged: a file without an id")
                 content = contents.pop(doc.get("_id"), None) or _Content()
                 _check_file(doc, content, sha, unordered)
                 tally.document(name, raw)
@@ -327,7 +330,9 @@ def _chunks_of(files_name: str) -> str:
     return files_name.rsplit(".", 1)[0] + ".chunks"
 
 
-def _check_file(doc: dict[str, Any], content: _Content, sha: str, unordered: dict[Any, str]) -> None:
+def _check_file(
+    doc: dict[str, Any], content: _Content, sha: str, unordered: dict[Any, str]
+) -> None:
     expected = (doc.get("metadata") or {}).get("sha256")
     if content.size != doc.get("length") or (expected is not None and expected != sha):
         raise ArchiveError(f"the backup archive is damaged: file {doc.get('_id')!r} does not match")

@@ -76,7 +76,16 @@ def cli(
 
 
 for command in (
-    users, workflows, groups, files, repair, backup, restore, schema, serve, completion
+    users,
+    workflows,
+    groups,
+    files,
+    repair,
+    backup,
+    restore,
+    schema,
+    serve,
+    completion,
 ):
     cli.add_command(command)
 

@@ -24,9 +24,7 @@ from groupstore.cli._base import (
     store_options,
 )
 
-MONGOMOCK_BACKUP = (
-    "{command} cannot use mongomock://: an in-memory store lives in one process only"
-)
+MONGOMOCK_BACKUP = "{command} cannot use mongomock://: an in-memory store lives in one process only"
 
 
 class _Bar:

@@ -139,9 +139,8 @@ def insert_batch(storage: Storage, name: str, raws: list[bytes], merge: bool) ->
             continue
         with translated():
             stored = collection.find_one({"_id": _id})
-        if stored is not None and _same(stored, raw):
-            result.identical += 1
-        elif name == META_COLLECTION:  # the target's own markers win
+        # (connect's own markers: the target's win, whatever the archive says)
+        if name == META_COLLECTION or (stored is not None and _same(stored, raw)):
             result.identical += 1
         else:
             result.conflicts.append(_id)
