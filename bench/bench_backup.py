@@ -16,7 +16,6 @@ it is the client's alone. Timings are figures, never test assertions.
 from __future__ import annotations
 
 import argparse
-import io
 import tempfile
 import time
 import uuid
@@ -24,29 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench_files import Generated  # (bench/ is the script's directory, so on sys.path)
+
 import groupstore
 from groupstore.backup import backup, restore
 
 MIB = 1024 * 1024
-
-
-class Generated(io.RawIOBase):
-    """``size`` bytes of a pattern that differs per ``seed``, produced on demand."""
-
-    def __init__(self, size: int, seed: int) -> None:
-        self.size, self.position = size, 0
-        self.blocks = [bytes([(seed * 7 + i) % 256]) * MIB for i in (3, 5, 7)]
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        count = min(len(buffer), self.size - self.position, MIB - self.position % MIB)
-        block = self.blocks[(self.position // MIB) % 3]
-        start = self.position % MIB
-        buffer[:count] = block[start : start + count]
-        self.position += count
-        return count
 
 
 def _status(field: str) -> int:
@@ -84,7 +66,7 @@ def main() -> None:
         count = max(1, args.size_mib // args.file_mib)
         start = time.perf_counter()
         for i in range(count):
-            source.groups.upload_file(group.group_id, Generated(args.file_mib * MIB, i), f"f{i}")
+            source.groups.upload_file(group.group_id, Generated(args.file_mib * MIB), f"f{i}")
         upload = time.perf_counter() - start
         size = count * args.file_mib
         print(f"store: {count} files of {args.file_mib} MiB = {size} MiB on {source.server_kind}")

@@ -65,15 +65,15 @@ _SKIP_BATCH = 1000
 
 
 class Progress(Protocol):
-    """Where backup and restore report progress (the CLI draws a bar)."""
+    """Where backup and restore report progress, in bytes (the CLI draws a bar)."""
 
-    def start(self, label: str, total: int, unit: str) -> None: ...
+    def start(self, label: str, total: int) -> None: ...
 
     def advance(self, count: int) -> None: ...
 
 
 class _NoProgress:
-    def start(self, label: str, total: int, unit: str) -> None:
+    def start(self, label: str, total: int) -> None:
         pass
 
     def advance(self, count: int) -> None:
@@ -185,7 +185,7 @@ def backup(store: GroupStore, stream: IO[bytes], progress: Progress | None = Non
     storage = store.storage
     names = db.collection_names(storage)
     chunks, files = db.chunks_name(storage), db.files_name(storage)
-    progress.start("backing up", sum(db.estimated_count(storage, n) for n in names), "documents")
+    progress.start("backing up", db.file_bytes(storage))
     header = {
         "format": FORMAT,
         "version": VERSION,
@@ -203,7 +203,6 @@ def backup(store: GroupStore, stream: IO[bytes], progress: Progress | None = Non
         for raw in db.raw_documents(storage, name):
             writer.document(raw)
             tally.document(name, raw)
-            progress.advance(1)
     # Chunks first, then the files documents, as an upload writes them.
     contents: dict[Any, _Content] = {}
     writer.section(chunks)
@@ -211,7 +210,7 @@ def backup(store: GroupStore, stream: IO[bytes], progress: Progress | None = Non
         files_id, n, data = chunk_fields(raw)
         writer.chunk(raw)
         contents.setdefault(files_id, _Content()).add(n, data, raw)
-        progress.advance(1)
+        progress.advance(len(data))
     skipped: list[Any] = []
     writer.section(files)
     for raw in db.raw_documents(storage, files):
@@ -224,7 +223,6 @@ def backup(store: GroupStore, stream: IO[bytes], progress: Progress | None = Non
             writer.file(raw, sha)
             tally.document(files, raw)
             tally.file(chunks, content, doc["_id"], sha)
-        progress.advance(1)
     # Chunks of files not in the archive: uploads in progress, or orphans for repair.
     skipped.extend(contents)
     for start in range(0, len(skipped), _SKIP_BATCH):
@@ -265,7 +263,7 @@ def verify_archive(path: str | Path, progress: Progress | None = None) -> Manife
 
 
 def _verify(path: Path, progress: Progress) -> _Checked:
-    progress.start("verifying", path.stat().st_size, "bytes")
+    progress.start("verifying", path.stat().st_size)
     tally = _Tally()
     contents: dict[Any, _Content] = {}
     skipped: set[Any] = set()
@@ -385,7 +383,7 @@ def restore(
     if not merge:
         db.clear(storage, META_COLLECTION)  # connect's markers: the archive's replace them
     writer = _Writer(store, merge)
-    progress.start("restoring", path.stat().st_size, "bytes")
+    progress.start("restoring", path.stat().st_size)
     try:
         with _counting(path, progress) as stream:
             writer.write(read_records(stream), checked.skipped)

@@ -34,7 +34,7 @@ class _Bar:
         self._progress = progress
         self._task: Any = None
 
-    def start(self, label: str, total: int, unit: str) -> None:
+    def start(self, label: str, total: int) -> None:
         if self._task is not None:
             self._progress.update(self._task, completed=self._progress.tasks[-1].total)
         self._task = self._progress.add_task(label, total=total or None)
@@ -44,7 +44,7 @@ class _Bar:
 
 
 class _Silent:
-    def start(self, label: str, total: int, unit: str) -> None:
+    def start(self, label: str, total: int) -> None:
         pass
 
     def advance(self, count: int) -> None:
@@ -52,7 +52,7 @@ class _Silent:
 
 
 @contextmanager
-def _progress(state: CliState, quiet: bool, in_bytes: bool) -> Iterator[Progress]:
+def _progress(state: CliState, quiet: bool) -> Iterator[Progress]:
     from rich.console import Console
 
     console = Console(stderr=True)
@@ -63,19 +63,20 @@ def _progress(state: CliState, quiet: bool, in_bytes: bool) -> Iterator[Progress
     from rich.progress import (
         BarColumn,
         DownloadColumn,
-        MofNCompleteColumn,
         Progress,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
     )
 
-    columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
-    if in_bytes:
-        columns += [DownloadColumn(binary_units=True), TransferSpeedColumn()]
-    else:
-        columns += [MofNCompleteColumn(), TextColumn("documents")]
-    with Progress(*columns, TimeRemainingColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
         yield _Bar(bar)
 
 
@@ -104,7 +105,7 @@ def backup(state: CliState, path: str, force: bool, as_json: bool) -> None:
     if target.exists() and not force:
         raise UsageProblem(f"{path} exists: pass --force to overwrite it")
     partial = target.with_name(f".{target.name}.partial")
-    with state.open_store() as store, _progress(state, as_json, in_bytes=False) as progress:
+    with state.open_store() as store, _progress(state, as_json) as progress:
         try:
             with partial.open("wb") as stream:
                 manifest = run_backup(store, stream, progress)
@@ -151,13 +152,14 @@ def restore(state: CliState, path: str, merge: bool, as_json: bool) -> None:
     file's sha256); a damaged or truncated archive writes nothing.
     """
     _check_uri(state, "restore")
-    with state.open_store() as store, _progress(state, as_json, in_bytes=True) as progress:
+    with state.open_store() as store, _progress(state, as_json) as progress:
         report = run_restore(store, path, merge=merge, progress=progress)
     if as_json:
         print_json(_report_json(report))
         return
     inserted = sum(report.inserted.values())
-    text = f"restored {inserted} documents, {report.manifest.fields['files']['count']} files"
+    files = report.inserted.get("fs.files", 0)
+    text = f"restored {inserted} documents ({files} of them files)"
     if merge:
         text += (
             f"; {sum(report.identical.values())} identical skipped, "

@@ -49,9 +49,11 @@ def files_name(storage: Storage) -> str:
     return str(storage.fs.files.name)
 
 
-def estimated_count(storage: Storage, name: str) -> int:
+def file_bytes(storage: Storage) -> int:
+    """The bytes of all the GridFS files (a progress total: counting the chunks instead
+    takes FerretDB a decoding pass over all of them, over 30 s for 1 GiB on SQLite)."""
     with translated():
-        return int(storage.db[name].estimated_document_count())
+        return sum(int(doc.get("length") or 0) for doc in storage.fs.files.find({}, {"length": 1}))
 
 
 def raw_documents(storage: Storage, name: str) -> Iterator[bytes]:
