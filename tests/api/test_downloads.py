@@ -128,6 +128,42 @@ async def test_an_unsatisfiable_range_gives_416(
     assert error_code(response.json()) == "RANGE_NOT_SATISFIABLE"
 
 
+# A position of more digits than any file size needs (18) is refused, never converted:
+# int() raises past 4,300 digits, and leading zeros count (they were the 500 of issue 18).
+OVERSIZED = {
+    "8000-zeros-then-1": "bytes=" + "0" * 8000 + "-1",
+    "100000-zeros-then-1": "bytes=" + "0" * 100_000 + "-1",
+    "8000-nines-open": "bytes=" + "9" * 8000 + "-",
+    "100000-nines-open": "bytes=" + "9" * 100_000 + "-",
+    "end-of-8000-digits": "bytes=0-" + "0" * 7999 + "1",
+    "end-of-100000-nines": "bytes=0-" + "9" * 100_000,
+    "suffix-of-8000-zeros": "bytes=-" + "0" * 7999 + "5",
+    "suffix-of-100000-nines": "bytes=-" + "9" * 100_000,
+    "19-digits": "bytes=0000000000000000000-1",
+}
+
+
+@pytest.mark.parametrize("header", list(OVERSIZED.values()), ids=list(OVERSIZED))
+async def test_a_range_position_of_more_than_18_digits_gives_416(
+    client: httpx.AsyncClient, group: Group, big: UploadedFile, member_token: str, header: str
+) -> None:
+    response = await client.get(url(group, big), headers={"Range": header, **bearer(member_token)})
+
+    assert response.status_code == 416
+    assert response.headers["content-range"] == f"bytes */{len(CONTENT)}"
+    assert error_code(response.json()) == "RANGE_NOT_SATISFIABLE"
+
+
+async def test_a_range_position_of_18_digits_with_leading_zeros_is_read_as_its_value(
+    client: httpx.AsyncClient, group: Group, big: UploadedFile, member_token: str
+) -> None:
+    header = "bytes=" + "0" * 17 + "2-" + "0" * 17 + "5"
+    response = await client.get(url(group, big), headers={"Range": header, **bearer(member_token)})
+
+    assert response.status_code == 206
+    assert response.content == CONTENT[2:6]
+
+
 @pytest.mark.parametrize(
     "header", ["bytes=0-1,5-6", "bytes=9-2", "items=0-1", "bytes=abc", "bytes=-"]
 )
