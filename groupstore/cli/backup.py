@@ -22,6 +22,7 @@ from groupstore.cli._base import (
     pass_state,
     print_json,
     store_options,
+    transfer_bar,
 )
 
 MONGOMOCK_BACKUP = "{command} cannot use mongomock://: an in-memory store lives in one process only"
@@ -60,23 +61,7 @@ def _progress(state: CliState, quiet: bool) -> Iterator[Progress]:
     if state.quiet or quiet or not console.is_terminal:
         yield _Silent()
         return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
+    with transfer_bar(console) as bar:
         yield _Bar(bar)
 
 
