@@ -8,6 +8,7 @@ with groupstore.connect("mongodb://localhost:27017/groups") as store:
 """
 
 from groupstore.changes import Change, ChangeKind
+from groupstore.directory import Directory, StoreDirectory, WorkflowDefaults
 from groupstore.errors import (
     ChangeStreamsUnsupportedError,
     ConstraintViolationError,
@@ -75,6 +76,7 @@ __all__ = [
     "ChangeKind",
     "ChangeStreamsUnsupportedError",
     "ConstraintViolationError",
+    "Directory",
     "DuplicateUserError",
     "File",
     "FileHandle",
@@ -97,6 +99,7 @@ __all__ = [
     "RepairReport",
     "Select",
     "SmtpSender",
+    "StoreDirectory",
     "StoreUnavailableError",
     "String",
     "TokenMessage",
@@ -114,6 +117,7 @@ __all__ = [
     "UserManager",
     "UserPage",
     "Workflow",
+    "WorkflowDefaults",
     "WorkflowGroupManager",
     "WorkflowManager",
     "__version__",
