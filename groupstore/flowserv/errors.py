@@ -18,6 +18,7 @@ import flowserv.error as fe
 
 import groupstore.errors as ge
 
+
 class UnknownRunError(ge.UnknownObjectError):
     """Raised for an unknown run (runs are flowserv's; the auth policy looks them up)."""
 
@@ -48,15 +49,19 @@ def _rebuild(error_class: type[ge.GroupStoreError], args: tuple[Any, ...]) -> Ex
     return flowserv_error(error_class(*args))
 
 
-@functools.cache
+_BOTH: dict[type[ge.GroupStoreError], type[ge.GroupStoreError]] = {}
+
+
 def _both(error_class: type[ge.GroupStoreError]) -> type[ge.GroupStoreError]:
-    """The class derived from the flowserv class and the groupstore class."""
+    """The class derived from the flowserv class and the groupstore class (built once)."""
+    if error_class in _BOTH:
+        return _BOTH[error_class]
     flowserv_class = next(ERROR_TABLE[c] for c in error_class.__mro__ if c in ERROR_TABLE)
 
     def __reduce__(self: ge.GroupStoreError) -> tuple[Any, ...]:
         return (_rebuild, (error_class, self.args))
 
-    return cast(
+    both = cast(
         "type[ge.GroupStoreError]",
         type(
             error_class.__name__,
@@ -69,14 +74,16 @@ def _both(error_class: type[ge.GroupStoreError]) -> type[ge.GroupStoreError]:
             },
         ),
     )
+    _BOTH[error_class] = both
+    return both
 
 
 def flowserv_error(error: ge.GroupStoreError) -> ge.GroupStoreError:
     """The same error (message, arguments, attributes), also an instance of flowserv's class."""
     if isinstance(error, fe.FlowservError):
-        return error
+        return cast(ge.GroupStoreError, error)
     both = _both(type(error))
-    translated = both.__new__(both)
+    translated: ge.GroupStoreError = both.__new__(both)
     translated.__dict__.update(error.__dict__)
     translated.args = error.args
     translated.__traceback__ = error.__traceback__

@@ -170,9 +170,8 @@ def test_uploads_list_download_and_delete(fsv, deployment):
         assert api.groups().get_group(group["id"])["files"][0]["id"] == file_id
     with d.factory(user_id=None) as api:  # flowserv lets anyone download
         assert api.uploads().get_uploaded_file(group["id"], file_id).read() == b"{}"
-    with d.factory(user_id=d.users[2]) as api:
-        with pytest.raises(fsv.err.UnauthorizedAccessError):
-            api.uploads().delete_file(group["id"], file_id)
+    with d.factory(user_id=d.users[2]) as api, pytest.raises(fsv.err.UnauthorizedAccessError):
+        api.uploads().delete_file(group["id"], file_id)
     with d.factory(user_id=d.users[0]) as api:
         api.uploads().delete_file(group["id"], file_id)
         with pytest.raises(fsv.err.UnknownFileError):
@@ -229,25 +228,25 @@ def test_auth_policy_asks_groupstore_once(fsv, deployment, monkeypatch):
                 auth.group_or_run_exists()
 
 
-@pytest.mark.parametrize(
-    ("call", "flowserv_error", "groupstore_error"),
-    [
-        (lambda api, g, u: api.groups().get_group("nope"), "UnknownWorkflowGroupError", "UnknownWorkflowGroupError"),
-        (lambda api, g, u: api.groups().create_group(g["workflow"], "team"), "ConstraintViolationError", "ConstraintViolationError"),
-        (lambda api, g, u: api.groups().create_group(g["workflow"], "x", members=["nobody"]), "UnknownUserError", "UnknownUserError"),
-        (lambda api, g, u: api.groups().create_group(g["workflow"], " "), "ConstraintViolationError", "ConstraintViolationError"),
-        (lambda api, g, u: api.uploads().get_uploaded_file(g["id"], "nope"), "UnknownFileError", "UnknownFileError"),
-        (lambda api, g, u: api.groups().update_group(g["id"], members=[u[1]]), "ConstraintViolationError", "ConstraintViolationError"),
-    ],
-)  # fmt: skip
-def test_errors_are_flowservs_and_groupstores(fsv, deployment, call, flowserv_error, groupstore_error):
+ERROR_CASES = {
+    "unknown group": (lambda api, g, u: api.groups().get_group("nope"), "UnknownWorkflowGroupError"),  # noqa: E501
+    "taken name": (lambda api, g, u: api.groups().create_group(g["workflow"], "team"), "ConstraintViolationError"),  # noqa: E501
+    "unknown member": (lambda api, g, u: api.groups().create_group(g["workflow"], "x", members=["nobody"]), "UnknownUserError"),  # noqa: E501
+    "blank name": (lambda api, g, u: api.groups().create_group(g["workflow"], " "), "ConstraintViolationError"),  # noqa: E501
+    "unknown file": (lambda api, g, u: api.uploads().get_uploaded_file(g["id"], "nope"), "UnknownFileError"),  # noqa: E501
+    "owner removed": (lambda api, g, u: api.groups().update_group(g["id"], members=[u[1]]), "ConstraintViolationError"),  # noqa: E501
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_errors_are_flowservs_and_groupstores(fsv, deployment, case):
+    call, name = ERROR_CASES[case]
     d = deployment
     group = create_group(d)
-    with d.factory(user_id=d.users[0]) as api:
-        with pytest.raises(getattr(fsv.err, flowserv_error)) as caught:
-            call(api, group, d.users)
-    assert isinstance(caught.value, getattr(groupstore, groupstore_error))
-    assert caught.value.code == getattr(groupstore, groupstore_error).code
+    with d.factory(user_id=d.users[0]) as api, pytest.raises(getattr(fsv.err, name)) as caught:
+        call(api, group, d.users)
+    assert isinstance(caught.value, getattr(groupstore, name))
+    assert caught.value.code == getattr(groupstore, name).code
 
 
 def test_the_error_table_covers_every_groupstore_error(fsv):
@@ -263,12 +262,17 @@ def test_the_error_table_covers_every_groupstore_error(fsv):
         getattr(groupstore, name)
         for name in groupstore.__all__
         if name.endswith("Error")
-        and name not in {"TooManyRequestsError", "StoreUnavailableError", "ChangeStreamsUnsupportedError"}
+        and name
+        not in {"TooManyRequestsError", "StoreUnavailableError", "ChangeStreamsUnsupportedError"}
     }
 
 
 def test_import_without_flowserv_names_the_extra(monkeypatch):
-    for name in [n for n in sys.modules if n == "flowserv" or n.startswith(("flowserv.", "groupstore.flowserv"))]:
+    for name in [
+        n
+        for n in sys.modules
+        if n == "flowserv" or n.startswith(("flowserv.", "groupstore.flowserv"))
+    ]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "flowserv", None)
     with pytest.raises(ImportError, match=r"groupstore\[flowserv\]"):
@@ -297,7 +301,9 @@ def both_stores(fsv, d):
 
 
 @pytest.mark.parametrize("step", ["anchor", "group", "commit"])
-def test_a_create_that_fails_at_any_step_leaves_no_group_anywhere(fsv, deployment, monkeypatch, step):
+def test_a_create_that_fails_at_any_step_leaves_no_group_anywhere(
+    fsv, deployment, monkeypatch, step
+):
     d = deployment
     before = both_stores(fsv, d)
     from sqlalchemy.orm import Session
@@ -308,26 +314,29 @@ def test_a_create_that_fails_at_any_step_leaves_no_group_anywhere(fsv, deploymen
         fail(monkeypatch, d.store.storage.groups, "insert")
     else:
         fail(monkeypatch, Session, "commit")
-    with pytest.raises(Boom):
-        with d.factory(user_id=d.users[0]) as api:
-            api.groups().create_group(d.workflow_id, "team")
+    with pytest.raises(Boom), d.factory(user_id=d.users[0]) as api:
+        api.groups().create_group(d.workflow_id, "team")
     monkeypatch.undo()
     assert both_stores(fsv, d) == before
     create_group(d)  # and the name is free
 
 
 @pytest.mark.parametrize("step", ["group", "commit"])
-def test_a_delete_that_fails_at_any_step_leaves_the_group_in_both(fsv, deployment, monkeypatch, step):
+def test_a_delete_that_fails_at_any_step_leaves_the_group_in_both(
+    fsv, deployment, monkeypatch, step
+):
     d = deployment
     group = create_group(d)
     with d.factory(user_id=d.users[0]) as api:
         api.uploads().upload_file(group["id"], fsv.IOBuffer(io.BytesIO(b"x")), "x.txt")
     from sqlalchemy.orm import Session
 
-    fail(monkeypatch, *((d.store.storage.groups, "delete") if step == "group" else (Session, "commit")))
-    with pytest.raises(Boom):
-        with d.factory(user_id=d.users[0]) as api:
-            api.groups().delete_group(group["id"])
+    fail(
+        monkeypatch,
+        *((d.store.storage.groups, "delete") if step == "group" else (Session, "commit")),
+    )
+    with pytest.raises(Boom), d.factory(user_id=d.users[0]) as api:
+        api.groups().delete_group(group["id"])
     monkeypatch.undo()
     assert both_stores(fsv, d) == ([group["id"]], [group["id"]])
     assert len(d.store.groups.list_uploaded_files(group["id"])) == 1
@@ -339,10 +348,12 @@ def test_a_rename_that_fails_keeps_one_name_in_both(fsv, deployment, monkeypatch
     group = create_group(d)
     from sqlalchemy.orm import Session
 
-    fail(monkeypatch, *((d.store.storage.groups, "update") if step == "group" else (Session, "commit")))
-    with pytest.raises(Boom):
-        with d.factory(user_id=d.users[0]) as api:
-            api.groups().update_group(group["id"], name="other")
+    fail(
+        monkeypatch,
+        *((d.store.storage.groups, "update") if step == "group" else (Session, "commit")),
+    )
+    with pytest.raises(Boom), d.factory(user_id=d.users[0]) as api:
+        api.groups().update_group(group["id"], name="other")
     monkeypatch.undo()
     with d.db.session() as session:
         assert session.get(fsv.GroupObject, group["id"]).name == "team"
@@ -375,4 +386,3 @@ def test_default_store_comes_from_the_environment(fsv, monkeypatch, tmp_path):
     env = fsv.Config().basedir(str(tmp_path)).volume(fsv.FStore(basedir=str(tmp_path)))
     factory = fsv.adapter.LocalAPIFactory(env=env, db=flowserv_db(fsv, tmp_path))
     assert factory.store.server_kind == "memory"
-
