@@ -49,6 +49,10 @@ class Directory(Protocol):
         """Whether the workflow exists (one round trip)."""
         ...
 
+    def workflows_among(self, workflow_ids: Sequence[str]) -> set[str]:
+        """The ids among these that name existing workflows (one round trip; for repair)."""
+        ...
+
 
 def members_in_order(user_ids: Sequence[str], found: dict[str, str]) -> list[Member]:
     """Members for ``user_ids`` from ``found`` (active user id -> name); UnknownUserError else."""
@@ -86,3 +90,6 @@ class StoreDirectory:
 
     def workflow_exists(self, workflow_id: str) -> bool:
         return self.workflows.exists(workflow_id)
+
+    def workflows_among(self, workflow_ids: Sequence[str]) -> set[str]:
+        return {w.workflow_id for w in self.workflows.get_many(list(workflow_ids))}

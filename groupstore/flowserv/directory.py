@@ -44,6 +44,11 @@ class SessionDirectory:
         query = self.session.query(WorkflowObject.workflow_id)
         return query.filter(WorkflowObject.workflow_id == workflow_id).first() is not None
 
+    def workflows_among(self, workflow_ids: Sequence[str]) -> set[str]:
+        query = self.session.query(WorkflowObject.workflow_id)
+        rows = query.filter(WorkflowObject.workflow_id.in_(list(workflow_ids))).all()
+        return {workflow_id for (workflow_id,) in rows}
+
     def get_workflow(self, workflow_id: str) -> Any:
         """flowserv's workflow object, or None."""
         return self.session.get(WorkflowObject, workflow_id)

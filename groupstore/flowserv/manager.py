@@ -333,6 +333,8 @@ class RepairReport:
     groups_deleted: list[str]
     anchors_deleted: list[str]
     anchors_renamed: list[str]
+    store: groupstore.RepairReport
+    """groupstore's own repair (orphan files and chunks, leases), with flowserv's workflows."""
 
 
 def repair(
@@ -345,8 +347,12 @@ def repair(
       creates in progress);
     * an anchor without a group (a delete whose commit and undo failed) is
       deleted, with its runs;
-    * an anchor whose name differs takes the group's name.
+    * an anchor whose name differs takes the group's name;
 
+    then ``groupstore.repair`` with flowserv's workflows (files of deleted
+    groups, chunks without a file, stale leases; groups of a deleted
+    workflow). Use this, not ``groupstore repair``, on a flowserv store: that
+    one checks groups against groupstore's own (empty) workflows.
     Assumes the store serves this flowserv database alone.
     """
     anchors = dict(session.query(GroupObject.group_id, GroupObject.name).all())
@@ -367,4 +373,7 @@ def repair(
     for group_id in renamed:
         session.get(GroupObject, group_id).name = groups[group_id].name
     session.commit()
-    return RepairReport(groups_deleted=deleted, anchors_deleted=orphans, anchors_renamed=renamed)
+    report = groupstore.repair(store, grace=older_than, directory=SessionDirectory(session))
+    return RepairReport(
+        groups_deleted=deleted, anchors_deleted=orphans, anchors_renamed=renamed, store=report
+    )

@@ -369,19 +369,35 @@ def test_repair_removes_what_a_failed_undo_left(fsv, deployment):
 
     kept = create_group(d, "kept")["id"]
     orphan_anchor = create_group(d, "anchor-only")["id"]
+    files_only = create_group(d, "files-only")["id"]
+    with d.factory(user_id=d.users[0]) as api:
+        for group_id in (kept, files_only):
+            api.uploads().upload_file(group_id, fsv.IOBuffer(io.BytesIO(b"x")), "x.txt")
     d.store.groups.delete_group(orphan_anchor)  # as if the delete's commit and undo failed
+    d.store.storage.groups.delete(files_only, {})  # as if the delete failed at its files
     with d.db.session() as session:  # as if the create's commit and undo failed
+        session.delete(session.get(fsv.GroupObject, files_only))
         manager = fsv.adapter.WorkflowGroupManager(session, store=d.store).manager
         mongo_only = manager.create_group(d.workflow_id, "mongo-only", user_id=d.users[0])
     with d.db.session() as session:
         session.get(fsv.GroupObject, kept).name = "stale"
     with d.db.session() as session:
         young = fsv.adapter.repair(session, d.store)  # a create may still be under way
-        assert young.groups_deleted == []
-        report = fsv.adapter.repair(session, d.store, older_than=timedelta(0))
-    assert report.groups_deleted == [mongo_only.group_id]
+        assert young.groups_deleted == [] and young.store.orphan_files == []
+        old = fsv.adapter.repair(session, d.store, older_than=timedelta(0))
+    assert old.groups_deleted == [mongo_only.group_id]
     assert (young.anchors_deleted, young.anchors_renamed) == ([orphan_anchor], [kept])
+    assert len(old.store.orphan_files) == 1 and old.store.orphan_groups == []
     assert both_stores(fsv, d) == ([kept], [kept])
+    assert len(d.store.groups.list_uploaded_files(kept)) == 1
+
+
+def test_deleting_a_workflow_deletes_its_groups_in_both(fsv, deployment):
+    d = deployment
+    create_group(d)
+    with d.factory(user_id=d.users[0]) as api:
+        api.workflows().delete_workflow(d.workflow_id)
+    assert both_stores(fsv, d) == ([], [])
 
 
 def test_default_store_comes_from_the_environment(fsv, monkeypatch, tmp_path):
