@@ -23,7 +23,10 @@ class GroupAccess:
     """``group_or_run_exists`` and the membership question, from groupstore."""
 
     session: Any
-    store: GroupStore
+
+    def __init__(self, session: Any, store: GroupStore) -> None:
+        super().__init__(session)  # type: ignore[call-arg]  # flowserv's policy, next in the MRO
+        self.store = store
 
     def _access(self, group_id: str | None, run_id: str | None) -> tuple[str | None, Access | None]:
         """The group's id and access list (None, None for a run without a group)."""
@@ -57,10 +60,6 @@ class GroupAccess:
 class DefaultAuthPolicy(GroupAccess, FlowservDefaultAuthPolicy):  # type: ignore[misc]
     """flowserv's default policy: members only; membership read from groupstore."""
 
-    def __init__(self, session: Any, store: GroupStore) -> None:
-        super().__init__(session)
-        self.store = store
-
     def is_group_member(
         self, user_id: str | None, group_id: str | None = None, run_id: str | None = None
     ) -> bool:
@@ -70,10 +69,6 @@ class DefaultAuthPolicy(GroupAccess, FlowservDefaultAuthPolicy):  # type: ignore
 
 class OpenAccessAuth(GroupAccess, FlowservOpenAccessAuth):  # type: ignore[misc]
     """flowserv's open policy: anyone, once the group or run exists (checked in groupstore)."""
-
-    def __init__(self, session: Any, store: GroupStore) -> None:
-        super().__init__(session)
-        self.store = store
 
     def is_group_member(
         self, user_id: str | None, group_id: str | None = None, run_id: str | None = None
