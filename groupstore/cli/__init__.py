@@ -4,6 +4,7 @@
     groupstore [--uri URI] [--database DB] [--quiet] COMMAND ...
     groupstore users | workflows | groups | files ...    (--json on every listing)
     groupstore repair [--apply]                          (a dry run by default)
+    groupstore import-flowserv --db URL --volume DIR     (copy a flowserv deployment in)
     groupstore serve [--host H] [--port P]               (the GraphQL gateway)
     groupstore schema | completion SHELL
 
@@ -24,6 +25,7 @@ from groupstore.cli._base import CliState, ErrorsAsOneLine, configure_logging
 from groupstore.cli.admin import completion, repair, schema, serve
 from groupstore.cli.files import files
 from groupstore.cli.groups import groups
+from groupstore.cli.importing import import_flowserv
 from groupstore.cli.users import users
 from groupstore.cli.workflows import workflows
 
@@ -73,7 +75,17 @@ def cli(
         configure_logging(state)
 
 
-for command in (users, workflows, groups, files, repair, schema, serve, completion):
+for command in (
+    users,
+    workflows,
+    groups,
+    files,
+    repair,
+    import_flowserv,
+    schema,
+    serve,
+    completion,
+):
     cli.add_command(command)
 
 
