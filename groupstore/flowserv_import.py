@@ -39,15 +39,17 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from groupstore.errors import ConstraintViolationError, DuplicateUserError, GroupStoreError
-from groupstore.model import JSON, Group, Member
+from groupstore.model import JSON, Group, Member, UploadedFile
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.documents import utc_now
+from groupstore.storage.files import NewFile
 from groupstore.validation import (
     MAX_NAME_LENGTH,
     guess_mime_type,
@@ -65,6 +67,11 @@ NEEDS_SQLALCHEMY = (
     "pip install 'groupstore[flowserv]'"
 )
 READ_BLOCK = 1024 * 1024
+COPY_BATCH = 50
+"""Files of a group written by one ``write_many`` (their chunks in batches of 4 MiB)."""
+GROUP_BATCH = 100
+"""Groups whose files already in the store are listed by one query."""
+"""Files of a group written by one ``write_many`` (their chunks in batches of 4 MiB)."""
 
 Kind = Literal["user", "workflow", "group", "file"]
 
@@ -297,8 +304,16 @@ def import_deployment(
     if standalone:
         _import_users(store, deployment, summary, step)
         _import_workflows(store, deployment, summary, step)
-    for group in deployment.groups:
-        _import_group(store, group, summary, step)
+    storage = store.storage
+    groups = deployment.groups
+    for start in range(0, len(groups), GROUP_BATCH):
+        batch = groups[start : start + GROUP_BATCH]
+        found = {group.group_id: storage.groups.get(group.group_id) for group in batch}
+        # One listing for the files of all the groups already there (a rerun's case).
+        listings = storage.fs.list_for_groups([gid for gid, got in found.items() if got])
+        for group in batch:
+            listed = listings.get(group.group_id, [])
+            _import_group(store, group, found[group.group_id], listed, summary, step)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -356,10 +371,15 @@ def _import_workflows(
 
 
 def _import_group(
-    store: GroupStore, source: SourceGroup, summary: ImportSummary, step: Progress
+    store: GroupStore,
+    source: SourceGroup,
+    found: Group | None,
+    listed: list[UploadedFile],
+    summary: ImportSummary,
+    step: Progress,
 ) -> None:
+    """One group: insert it unless ``found`` (the store's), then its files not in ``listed``."""
     storage = store.storage
-    found = storage.groups.get(source.group_id)
     if found is not None:
         if found.workflow_id != source.workflow_id:
             raise ConstraintViolationError(
@@ -372,13 +392,13 @@ def _import_group(
             _insert_group(store, source, summary)
         summary.groups.copied += 1
     step("group")
-    listed = [] if found is None else storage.fs.list_for_group(source.group_id)
     present = {file.file_id: file for file in listed}
     missing = [f.file_id for f in source.files if f.file_id not in present]
     if found is not None and missing and not summary.dry_run:
         # Chunks of a copy that a killed run left without its files document (a run
         # copies a group's files only after the group: a new group has none).
         storage.fs.delete(missing)
+    to_copy: list[SourceFile] = []
     for file in source.files:
         if not file.path.is_file():
             summary.missing_files.append(
@@ -393,10 +413,16 @@ def _import_group(
                 )
             summary.files.skipped += 1
         else:
-            if not summary.dry_run:
-                _copy_file(store, source.group_id, file, summary)
-            summary.files.copied += 1
+            to_copy.append(file)
+            continue
         step("file")
+    if summary.dry_run:
+        for _ in to_copy:
+            summary.files.copied += 1
+            step("file")
+        return
+    for start in range(0, len(to_copy), COPY_BATCH):
+        _copy_files(store, source.group_id, to_copy[start : start + COPY_BATCH], summary, step)
 
 
 def _insert_group(store: GroupStore, source: SourceGroup, summary: ImportSummary) -> None:
@@ -468,31 +494,44 @@ def _plain_file_name(name: str, file_id: str) -> str:
             return file_id
 
 
-def _copy_file(store: GroupStore, group_id: str, file: SourceFile, summary: ImportSummary) -> None:
+def _copy_files(
+    store: GroupStore,
+    group_id: str,
+    files: list[SourceFile],
+    summary: ImportSummary,
+    step: Progress,
+) -> None:
+    """Copy some files of a group in one ``write_many``, then read each back to check it."""
     fs = store.storage.fs
-    name = _plain_file_name(file.name, file.file_id)
-    if name != file.name:
-        summary.renamed_files.append({"file_id": file.file_id, "from": file.name, "to": name})
-    mime_type = file.mime_type or guess_mime_type(name)
-    with file.path.open("rb") as source:
-        stored = fs.write(
-            file.file_id,
-            name,
-            source,
-            metadata={"group_id": group_id, "contentType": mime_type},
-            upload_date=file.created_at,
-        )
-    # Read the copy back: its bytes must hash to what was read from the volume.
-    document = fs.find_file(group_id, file.file_id)
-    copied = None if document is None else _stream_sha256(fs.open_document(document))
-    if copied != stored.sha256:
-        fs.remove(group_id, file.file_id)
-        raise ConstraintViolationError(
-            f"file '{file.file_id}' of group '{group_id}': the copy's SHA-256 differs from "
-            f"the source's ({file.path}); nothing kept, run again"
-        )
-    summary.bytes_copied += stored.size
-    summary.files_verified += 1
+    with ExitStack() as opened:
+        new = []
+        for file in files:
+            name = _plain_file_name(file.name, file.file_id)
+            if name != file.name:
+                summary.renamed_files.append(
+                    {"file_id": file.file_id, "from": file.name, "to": name}
+                )
+            metadata = {
+                "group_id": group_id,
+                "contentType": file.mime_type or guess_mime_type(name),
+            }
+            source = opened.enter_context(file.path.open("rb"))
+            new.append(NewFile(file.file_id, name, source, metadata, file.created_at))
+        written = fs.write_many(new)
+    for file, stored in zip(files, written, strict=True):
+        # Read the copy back: its bytes must hash to what was read from the volume.
+        document = fs.find_file(group_id, file.file_id)
+        copied = None if document is None else _stream_sha256(fs.open_document(document))
+        if copied != stored.sha256:
+            fs.remove(group_id, file.file_id)
+            raise ConstraintViolationError(
+                f"file '{file.file_id}' of group '{group_id}': the copy's SHA-256 differs "
+                f"from the source's ({file.path}); that copy is removed, run again"
+            )
+        summary.files.copied += 1
+        summary.bytes_copied += stored.size
+        summary.files_verified += 1
+        step("file")
 
 
 def _sha256(path: Path) -> str:

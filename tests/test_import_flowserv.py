@@ -189,10 +189,10 @@ class CrashAtBigFile:
     def __init__(self, files: Any) -> None:
         self.files = files
 
-    def insert_one(self, document: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        if document["length"] > document["chunkSize"]:
+    def insert_many(self, documents: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        if any(document["length"] > document["chunkSize"] for document in documents):
             raise KeyboardInterrupt("killed")
-        return self.files.insert_one(document, *args, **kwargs)
+        return self.files.insert_many(documents, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.files, name)
