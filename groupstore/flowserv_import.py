@@ -113,6 +113,7 @@ class SourceGroup:
     name: str
     workflow_id: str
     owner_id: str
+    owner_name: str
     members: list[Member]
     parameters: list[dict[str, Any]]
     workflow_spec: JSON
@@ -210,6 +211,7 @@ def read_deployment(db_url: str, volume: str | Path) -> Deployment:
                 name=row.name,
                 workflow_id=row.workflow_id,
                 owner_id=row.owner_id,
+                owner_name=names.get(row.owner_id, ""),
                 members=list(members_of.get(row.group_id, {}).values()),
                 parameters=_json(row.parameters, []),
                 workflow_spec=_json(row.workflow_spec, {}),
@@ -435,7 +437,7 @@ def _insert_group(store: GroupStore, source: SourceGroup, summary: ImportSummary
             owner_id = members[0].user_id
             change = "ownership went to the first member"
         else:
-            members = [Member(user_id=owner_id, username=_owner_name(source, store))]
+            members = [Member(user_id=owner_id, username=source.owner_name)]
             change = "the owner is the only member again"
         summary.owner_changes.append(
             {"group_id": source.group_id, "owner_id": owner_id, "change": change}
@@ -466,11 +468,6 @@ def _insert_group(store: GroupStore, source: SourceGroup, summary: ImportSummary
         summary.renamed_groups.append(
             {"group_id": source.group_id, "from": source.name, "to": renamed}
         )
-
-
-def _owner_name(source: SourceGroup, store: GroupStore) -> str:
-    users = store.users.get_users([source.owner_id])
-    return users[0].username if users else ""
 
 
 def _with_name(group: Group, name: str) -> Group:

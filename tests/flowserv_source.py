@@ -144,3 +144,7 @@ def _add_quirks(
         # The owner (alice) leaves group 0: carol is its only member.
         api.groups().update_group(ids[0], members=[users["carol"]])
         deployment.quirks["owner_removed"] = ids[0]
+    with factory(user_id=users["bob"]) as api:  # type: ignore[operator]
+        # Bob empties group 3 (his): nobody is a member.
+        api.groups().update_group(ids[3], members=[])
+        deployment.quirks["no_members"] = ids[3]

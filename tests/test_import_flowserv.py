@@ -113,15 +113,15 @@ def test_import_copies_groups_members_parameters_config_and_files_keeping_ids(
         group = store.groups.get_group(group_id)
         original = by_id[group_id]
         assert group.workflow_id == handle["workflow"]
-        if group_id not in source.quirks.values():
+        if group_id not in source.quirks.values():  # those: the next test
             assert group.name == handle["name"]
             assert group.owner_id == original.owner_id
-        assert sorted(m.user_id for m in group.members) == sorted(
-            m["id"] for m in handle["members"]
-        )
-        assert sorted(m.username for m in group.members) == sorted(
-            m["username"] for m in handle["members"]
-        )
+            assert sorted(m.user_id for m in group.members) == sorted(
+                m["id"] for m in handle["members"]
+            )
+            assert sorted(m.username for m in group.members) == sorted(
+                m["username"] for m in handle["members"]
+            )
         assert [p.to_dict() for p in group.parameters.values()] == handle["parameters"]
         assert group.workflow_spec == original.workflow_spec
         assert group.engine_config == handle["config"]
@@ -264,7 +264,14 @@ def test_what_groupstore_refuses_is_adapted_and_reported(
     left = store.groups.get_group(source.quirks["owner_removed"])
     assert left.owner_id == left.members[0].user_id == source.user_ids["carol"]
     assert [m.user_id for m in left.members] == [source.user_ids["carol"]]
-    assert summary["owner_changes"][0]["group_id"] == source.quirks["owner_removed"]
+    # Nobody was left in the group: its owner (bob) is its only member again.
+    empty = store.groups.get_group(source.quirks["no_members"])
+    assert [(m.user_id, m.username) for m in empty.members] == [(source.user_ids["bob"], "bob")]
+    assert empty.owner_id == source.user_ids["bob"]
+    assert [change["group_id"] for change in summary["owner_changes"]] == [
+        source.quirks["owner_removed"],
+        source.quirks["no_members"],
+    ]
 
 
 def test_a_file_missing_on_the_volume_is_reported_and_the_rest_is_copied(
