@@ -514,7 +514,7 @@ def _copy_files(
             }
             source = opened.enter_context(file.path.open("rb"))
             new.append(NewFile(file.file_id, name, source, metadata, file.created_at))
-        written = fs.write_many(new)
+        written = fs.write_many(new, old_dates=True)  # chunk ids from flowserv's dates
     for file, stored in zip(files, written, strict=True):
         # Read the copy back: its bytes must hash to what was read from the volume.
         document = fs.find_file(group_id, file.file_id)

@@ -11,9 +11,11 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import pytest
 
 from groupstore import GroupStore, UnknownUserError
 from groupstore.flowserv_import import import_deployment, read_deployment
+from groupstore.storage.files import chunk_id
 from tests.backend import MONGO_URI
 from tests.cli_helpers import REPO, Cli
 from tests.flowserv_source import PASSWORDS, FlowservDeployment, make_deployment
@@ -146,6 +149,22 @@ def test_files_keep_flowservs_mime_type_and_time(store: GroupStore, source: Flow
             assert stored.mime_type == "application/x-tar"  # flowserv's guess, kept
         if listed["name"].endswith("noext"):
             assert stored.mime_type == "application/octet-stream"  # flowserv had none
+
+
+def test_imported_chunks_have_the_ids_that_readers_compute_from_the_upload_date(
+    store: GroupStore, source: FlowservDeployment
+):
+    """On FerretDB/SQLite a reader finds chunks by those ids; any other id means a scan."""
+    with sqlite3.connect(source.db_url.removeprefix("sqlite:///")) as db:  # uploaded in 2021
+        db.execute("UPDATE group_upload_file SET created_at = '2021-03-04T05:06:07.891234+00:00'")
+    run_import(store, source)
+
+    chunks = list(store.db["fs.chunks"].find({}, {"files_id": 1, "n": 1}))
+    dates = {doc["_id"]: doc["uploadDate"] for doc in store.db["fs.files"].find()}
+    assert len(chunks) > TOTAL_FILES  # the big file has two
+    assert set(dates.values()) == {datetime(2021, 3, 4, 5, 6, 7, 891000)}  # naive UTC
+    for chunk in chunks:
+        assert chunk["_id"] == chunk_id(chunk["files_id"], chunk["n"], dates[chunk["files_id"]])
 
 
 def test_running_the_import_twice_copies_nothing_twice(

@@ -191,7 +191,7 @@ class GridFSStore:
             raise
         return StoredBytes(size=size, sha256=digest.hexdigest())
 
-    def write_many(self, files: Sequence[NewFile]) -> list[StoredBytes]:
+    def write_many(self, files: Sequence[NewFile], *, old_dates: bool = False) -> list[StoredBytes]:
         """Several files in as few inserts as their bytes allow (an import's small files).
 
         The chunks of all of them go in batches of up to ``batch_bytes`` (a batch
@@ -199,6 +199,13 @@ class GridFSStore:
         files cost two round trips instead of twenty. The write order is
         ``write``'s: a file is listed only once all its chunks are in. On any
         failure the chunks and documents written so far are removed (best effort).
+
+        ``old_dates``: the upload dates are past ones (an import keeps the source's),
+        and the chunk ids are derived from them all the same, so that readers on
+        FerretDB/SQLite find the chunks by ``_id`` (plain ids would send every
+        read of these files to a scan of all chunks). Such chunks look old to
+        ``repair`` until their files document is in: do not run ``repair --apply``
+        during an import (a copy whose chunks it took fails the import's check).
         """
         stored: list[StoredBytes] = []
         documents: list[dict[str, Any]] = []
@@ -208,7 +215,9 @@ class GridFSStore:
                 for file in files:
                     digest = hashlib.sha256()
                     size = 0
-                    for batch in self._batches(file.file_id, file.source, digest, file.upload_date):
+                    for batch in self._batches(
+                        file.file_id, file.source, digest, file.upload_date, old_dates
+                    ):
                         pending.extend(batch)
                         size += sum(len(doc["data"]) for doc in batch)
                         while len(pending) >= self.chunks_per_batch:
@@ -241,13 +250,18 @@ class GridFSStore:
         return document
 
     def _batches(
-        self, file_id: str, source: IO[bytes], digest: Any, upload_date: datetime
+        self,
+        file_id: str,
+        source: IO[bytes],
+        digest: Any,
+        upload_date: datetime,
+        old_date: bool = False,
     ) -> Iterator[list[dict[str, Any]]]:
         uploaded_at = ObjectId.from_datetime(upload_date).generation_time.timestamp()
         batch: list[dict[str, Any]] = []
         for n, data in enumerate(_read_chunks(source, self.chunk_size)):
             digest.update(data)
-            derived = time.time() - uploaded_at <= STAMP_WINDOW_SECONDS
+            derived = old_date or time.time() - uploaded_at <= STAMP_WINDOW_SECONDS
             _id = chunk_id(file_id, n, upload_date) if derived else ObjectId()
             # bytes are BSON binary subtype 0, as Binary(data) is, without its copy.
             batch.append({"_id": _id, "files_id": file_id, "n": n, "data": data})
