@@ -5,6 +5,7 @@
     groupstore users | workflows | groups | files ...    (--json on every listing)
     groupstore repair [--apply]                          (a dry run by default)
     groupstore import-flowserv --db URL --volume DIR     (copy a flowserv deployment in)
+    groupstore backup PATH | restore PATH [--merge]     (a whole store in one file)
     groupstore serve [--host H] [--port P]               (the GraphQL gateway)
     groupstore schema | completion SHELL
 
@@ -23,6 +24,7 @@ import click
 from groupstore import __version__
 from groupstore.cli._base import CliState, ErrorsAsOneLine, configure_logging
 from groupstore.cli.admin import completion, repair, schema, serve
+from groupstore.cli.backup import backup, restore
 from groupstore.cli.files import files
 from groupstore.cli.groups import groups
 from groupstore.cli.importing import import_flowserv
@@ -82,6 +84,8 @@ for command in (
     files,
     repair,
     import_flowserv,
+    backup,
+    restore,
     schema,
     serve,
     completion,
