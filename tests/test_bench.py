@@ -90,3 +90,12 @@ def test_quick_flowserv_api_bench_times_every_call_on_both_factories():
         if line.split("|")[1].strip() in bench_flowserv_api.OPERATIONS
     ]
     assert len(rows) == len(bench_flowserv_api.OPERATIONS)
+
+
+def test_quick_flowserv_import_bench_copies_then_skips_every_file():
+    import bench_import_flowserv
+
+    figures = bench_import_flowserv.main(["--quick"])
+
+    assert figures["import"]["files_copied"] == figures["again"]["files_skipped"] == 11
+    assert figures["again"]["files_copied"] == 0
