@@ -14,11 +14,14 @@ file.
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import timedelta
 
 import pytest
 
 from groupstore import GroupStoreError, repair
+from groupstore.storage.documents import utc_now
+from groupstore.storage.files import NewFile
 from tests.faults import MODES, Crash, Faults
 
 CHUNK = 1024
@@ -119,3 +122,33 @@ def test_a_repair_racing_an_upload_never_leaves_a_listed_file_without_bytes(
     assert len(reports[0].orphan_chunk_files) == 1
     assert check_listing(store, group.group_id) == set()
     assert store.db["fs.chunks"].count_documents({}) == 0
+
+
+@pytest.mark.parametrize(("mode", "reverse"), LANDINGS, ids=LANDING_IDS)
+def test_several_files_written_at_once_and_cut_anywhere_list_only_whole_files(
+    store, group, mode, reverse
+):
+    # write_many (the import's path): chunks of all files, then one insert of their documents.
+    datas = [DATA, DATA[:1500], DATA[:700]]
+    cut = 0
+    while True:
+        faults = Faults(cut_at=cut, mode=mode)
+        faults.install(store)
+        metadata = {"group_id": group.group_id, "contentType": "application/octet-stream"}
+        files = [
+            NewFile(f"many-{cut}-{i}", f"m{i}.bin", io.BytesIO(data), metadata, utc_now())
+            for i, data in enumerate(datas)
+        ]
+        try:
+            store.fs.write_many(files)
+        except (GroupStoreError, Crash):
+            pass
+        finally:
+            faults.uninstall(store)
+        faults.land(reverse=reverse)
+        listed = check_listing(store, group.group_id)
+        repair(store, grace=timedelta(0))
+        assert set(store.db["fs.chunks"].distinct("files_id")) <= listed, (cut, faults.calls)
+        if cut >= len(faults.calls):
+            break  # nothing left to cut
+        cut += 1
