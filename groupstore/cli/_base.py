@@ -21,12 +21,12 @@ from typing import Any, TypeVar
 import click
 
 import groupstore
-from groupstore import GroupStore, GroupStoreError
+from groupstore import GroupStore, GroupStoreError, local
 
 MONGOMOCK = "mongomock://"
 NO_STORE = (
-    "no store given: pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI "
-    "(the in-memory default would keep nothing between two commands)"
+    "no store given: start the local store with scripts/serve (or groupstore serve), "
+    "or pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI"
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +44,9 @@ class CliState:
     """An open store to use instead of connecting (tests); never closed here."""
 
     def require_uri(self) -> str:
+        """The store named, else the local store while ``groupstore serve`` serves it."""
+        if not self.uri:
+            self.uri = local.running_uri()
         if not self.uri:
             raise UsageProblem(NO_STORE)
         return self.uri
