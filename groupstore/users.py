@@ -34,10 +34,12 @@ from argon2 import PasswordHasher
 
 from groupstore.errors import (
     ConstraintViolationError,
+    FailedLoginError,
     TooManyRequestsError,
     UnauthenticatedAccessError,
     UnauthorizedAccessError,
     UnknownUserError,
+    admin_required,
 )
 from groupstore.model import ApiKey, User
 from groupstore.passwords import (
@@ -301,14 +303,15 @@ class UserManager:
     def login_user(
         self, username: str, password: str, *, client_address: str | None = None
     ) -> ApiKey:
-        """A new API key; UnknownUserError for an unknown, inactive user or a wrong password.
+        """A new API key; FailedLoginError (an UnknownUserError, "wrong username or password")
+        for an unknown or inactive user and for a wrong password alike.
 
         Failed attempts are counted per user name and per ``client_address``
         (when given); past either limit the call raises TooManyRequestsError
         (with ``retry_after``) without checking the password at all.
         """
         if not isinstance(username, str) or not isinstance(password, str):
-            raise UnknownUserError(str(username))
+            raise FailedLoginError(str(username))
         key = _username_key(username.strip())
         throttle_keys = self._throttle_keys("user", key, client_address)
         self._check_throttle(throttle_keys)
@@ -316,11 +319,11 @@ class UserManager:
         if found is None:
             self._verify(self._decoy_hash(), password)  # as slow as for a known name
             self._record_failure(throttle_keys)
-            raise UnknownUserError(username)
+            raise FailedLoginError(username)
         user, secret = found
         if not self._verify(secret, password):
             self._record_failure(throttle_keys)
-            raise UnknownUserError(username)
+            raise FailedLoginError(username)
         if self.hasher.check_needs_rehash(secret):
             self.users.set_secret(user.user_id, self._hash(password))
         token = secrets.token_urlsafe(32)
@@ -379,7 +382,7 @@ class UserManager:
 
     def _require_admin(self, caller: str | None, action: str) -> None:
         if caller is not None and not self.users.is_admin(caller):
-            raise UnauthorizedAccessError(f"only administrators may {action}")
+            raise admin_required(action)
 
     def _hash(self, password: str) -> str:
         return hash_password(self.hasher, self.slots, password)

@@ -85,10 +85,11 @@ def test_api_key_repr_hides_the_token(store):
 
 
 @pytest.mark.parametrize(("name", "password"), [("nobody", PASSWORD), ("alice", "wrong-password")])
-def test_failed_login_is_unknown_user(store, name, password):
+def test_failed_login_is_unknown_user_with_one_wording(store, name, password):
     store.users.register_user("alice", PASSWORD)
-    with pytest.raises(UnknownUserError):
+    with pytest.raises(UnknownUserError) as failed:
         store.users.login_user(name, password)
+    assert str(failed.value) == "wrong username or password"  # the same for both
 
 
 def test_inactive_user_cannot_log_in_until_activated(store):
