@@ -272,6 +272,14 @@ class UserManager:
             raise UnknownUserError(user_id)
         return user
 
+    def get_user_by_name(self, username: str) -> User:
+        """The active user of that name (any case; one round trip), else UnknownUserError."""
+        key = _username_key(username.strip()) if isinstance(username, str) else ""
+        user = self.users.get_by_name_key(key) if key and _storable(key) else None
+        if user is None:
+            raise UnknownUserError(username)
+        return user
+
     def get_users(self, user_ids: Iterable[str]) -> list[User]:
         """The existing users among ``user_ids``, in one round trip (unknown ids are left out)."""
         return self.users.get_many(user_ids)

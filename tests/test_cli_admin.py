@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Any
 
 import pytest
@@ -82,8 +83,9 @@ def test_repair_refuses_to_run_without_a_store_uri(no_store_env, capsys):
     assert main(["repair"]) == 2
     err = capsys.readouterr().err
     assert err == (
-        "groupstore: error: repair needs the store to check: pass --uri mongodb://HOST/DB "
-        "or set GROUPSTORE_MONGO_URI\n"
+        "groupstore: error: repair needs the store to check: serve the local store "
+        "(scripts/serve), or pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI "
+        "[NO_STORE]\n"
     )
 
 
@@ -213,3 +215,54 @@ def test_serve_passes_host_port_and_store_to_the_gateway(monkeypatch, no_store_e
 def test_debug_shows_the_real_exception(no_store_env):
     with pytest.raises(groupstore.StoreUnavailableError):
         main(["--debug", "--uri", UNREACHABLE, "users", "list"])
+
+
+# -- every error one line with a code --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["files", "upload", "G", "nope.csv"],  # click: a file that does not exist
+        ["groups", "create"],  # click: missing arguments
+        ["groups", "nosuch"],  # click: unknown command
+        ["--nope"],  # click: unknown option
+        ["workflows", "create", "hello", "--spec", "nope.yaml"],  # our open()
+    ],
+)
+def test_usage_and_file_errors_are_one_line_with_a_code(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--uri", "mongomock://", *argv]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert re.fullmatch(r"groupstore: error: .+ \[[A-Z_]+\]\n", err), err
+
+
+def test_a_yaml_parse_error_is_one_line_saying_where(capsys, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("a: [1\n b")
+    assert main(["--uri", "mongomock://", "-q", "workflows", "create", "w", "--spec", str(spec)])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("(line 2, column 3) [INVALID_FILE]\n"), err
+
+
+# -- serve: the local store by default --------------------------------------------
+
+
+def test_serve_without_a_store_and_without_ferretdb_asks_for_uri_or_memory(
+    monkeypatch, no_store_env, tmp_path, capsys
+):
+    monkeypatch.setenv("GROUPSTORE_FERRETDB_BIN", str(tmp_path / "no-ferretdb"))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("served"))
+
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "--uri" in err and "--memory" in err and err.endswith("[NO_STORE]\n")
+
+
+def test_serve_memory_serves_the_in_memory_store(monkeypatch, no_store_env):
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    result = CliRunner().invoke(cli, ["serve", "--memory"], obj=CliState())
+
+    assert result.exit_code == 0, result.output
+    assert os.environ["GROUPSTORE_MONGO_URI"] == "mongomock://"  # restored by no_store_env

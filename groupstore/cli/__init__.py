@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import click
 
 from groupstore import __version__
-from groupstore.cli._base import CliState, ErrorsAsOneLine, configure_logging
+from groupstore.cli._base import CliState, CommandError, ErrorsAsOneLine, configure_logging
 from groupstore.cli.admin import completion, repair, schema, serve
 from groupstore.cli.files import files
 from groupstore.cli.groups import groups
@@ -85,9 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             prog_name="groupstore",
             standalone_mode=False,
         )
-    except click.ClickException as exc:
+    except CommandError as exc:
         exc.show()
         return exc.exit_code
+    except click.ClickException as exc:  # click's usage errors: one line too
+        error = CommandError.from_click(exc)
+        error.show()
+        return error.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort:

@@ -22,7 +22,8 @@ from groupstore.repair import DEFAULT_GRACE
 from groupstore.repair import repair as run_repair
 
 NO_REPAIR_STORE = (
-    "repair needs the store to check: pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI"
+    "repair needs the store to check: serve the local store (scripts/serve), "
+    "or pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI"
 )
 MONGOMOCK_REPAIR = (
     "repair cannot check mongomock://: an in-memory store lives in one process only, "
@@ -54,7 +55,7 @@ def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) ->
     """
     if state.store is None:
         if not (state.uri or local.running_uri()):
-            raise UsageProblem(NO_REPAIR_STORE)
+            raise UsageProblem(NO_REPAIR_STORE, "NO_STORE")
         if state.require_uri().startswith(MONGOMOCK):
             raise UsageProblem(MONGOMOCK_REPAIR)
     progress = None if state.quiet or as_json else (lambda m: click.echo(f"... {m}", err=True))
@@ -133,7 +134,7 @@ def serve(state: CliState, host: str | None, port: int | None, memory: bool) -> 
         raise SystemExit(gateway_main(argv))
     binary = local.ferretdb_binary()
     if binary is None:
-        raise UsageProblem(NO_FERRETDB)
+        raise UsageProblem(NO_FERRETDB, "NO_STORE")
     directory = local.data_dir()
     # Signed links made before a restart stay valid: the key lives in the data directory.
     os.environ.setdefault("GROUPSTORE_SIGNING_SECRET", local.signing_secret(directory))

@@ -64,6 +64,12 @@ class UserCollection:
             docs = self.users.find({"_id": {"$in": list(user_ids)}, "active": True}, {"_id": 1})
             return {doc["_id"] for doc in docs}
 
+    def get_by_name_key(self, username_key: str) -> User | None:
+        """The active user with that name key."""
+        with translated():
+            doc = self.users.find_one({"username_key": username_key, "active": True}, _NO_SECRET)
+        return None if doc is None else user_from_document(doc)
+
     def get_credentials(self, username_key: str) -> tuple[User, str] | None:
         """The active user with that name key and their password hash."""
         with translated():
