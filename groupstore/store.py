@@ -36,6 +36,7 @@ class GroupStore:
         token_ttl: timedelta = DEFAULT_TOKEN_TTL,
         *,
         admins: Iterable[str] = (),
+        first_user_admin: bool = False,
         policy: AccountPolicy | None = None,
         sender: TokenSender | None = None,
     ) -> None:
@@ -44,7 +45,12 @@ class GroupStore:
         self.db = storage.db
         self.fs = storage.fs
         self.users = UserManager(
-            storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+            storage,
+            token_ttl=token_ttl,
+            admins=admins,
+            first_user_admin=first_user_admin,
+            policy=policy,
+            sender=sender,
         )
         self.workflows = WorkflowManager(storage)
         self.groups = WorkflowGroupManager(storage, users=self.users)
@@ -94,6 +100,7 @@ def connect(
     token_ttl: timedelta = DEFAULT_TOKEN_TTL,
     client_options: Mapping[str, Any] | None = None,
     admins: Iterable[str] | None = None,
+    first_user_admin: bool | None = None,
     policy: AccountPolicy | None = None,
     sender: TokenSender | None = None,
 ) -> GroupStore:
@@ -107,12 +114,18 @@ def connect(
     pool sizes, ``event_listeners``...); they win over the URI and ``timeout``.
     ``admins``: user names that are administrators (now, or when they
     register); default the comma-separated ``GROUPSTORE_ADMINS``.
+    ``first_user_admin``: a user who registers while the store has no
+    administrator becomes one; default ``GROUPSTORE_FIRST_USER_ADMIN``
+    (``groupstore serve`` turns it on for the local store only).
     ``policy`` (password rules, hashing costs, login throttling, token
     lifetimes) and ``sender`` (how activation and reset tokens reach users)
     go to the ``UserManager``.
     """
     if admins is None:
         admins = os.environ.get("GROUPSTORE_ADMINS", "").split(",")
+    if first_user_admin is None:
+        flag = os.environ.get("GROUPSTORE_FIRST_USER_ADMIN", "")
+        first_user_admin = flag.strip().lower() in ("1", "true", "yes", "on")
     uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or DEFAULT_URI
     database = (
         database
@@ -128,7 +141,13 @@ def connect(
         storage = Storage.build(db, server_kind(client), timeout=timeout)
         upgrade(storage)  # one read, unless the database was written by an earlier version
         return GroupStore(  # promotes the named administrators: one more round trip
-            client, storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+            client,
+            storage,
+            token_ttl=token_ttl,
+            admins=admins,
+            first_user_admin=first_user_admin,
+            policy=policy,
+            sender=sender,
         )
     except BaseException:
         client.close()

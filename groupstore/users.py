@@ -123,8 +123,11 @@ class UserManager:
         policy: AccountPolicy | None = None,
         sender: TokenSender | None = None,
         admins: Iterable[str] = (),
+        first_user_admin: bool = False,
     ) -> None:
-        """``admins``: user names that are administrators, now or when they register."""
+        """``admins``: user names that are administrators, now or when they register;
+        ``first_user_admin``: a user registered while there is no administrator becomes one
+        (two racing first registrations may both become one)."""
         storage = storage_of(db)
         self.users = storage.users
         self.tokens = storage.tokens
@@ -135,6 +138,7 @@ class UserManager:
         self.slots = HashingSlots(self.policy.hash_concurrency, self.policy.hash_wait_seconds)
         self.sender: TokenSender = sender or LogSender()
         self.admins = frozenset(_username_key(name.strip()) for name in admins if name.strip())
+        self.first_user_admin = first_user_admin
         self.clock: Callable[[], datetime] = utc_now
         self._decoy: tuple[PasswordHasher, str] | None = None
         if self.admins:
@@ -159,7 +163,7 @@ class UserManager:
             username=username,
             active=not verify,
             created_at=self.clock(),
-            is_admin=key in self.admins,
+            is_admin=key in self.admins or (self.first_user_admin and not self.users.any_admin()),
         )
         self.users.insert(user, key, self._hash(password))
         if verify:

@@ -206,3 +206,20 @@ def test_the_api_key_object_works_like_its_token(store):
     assert store.users.logout_user(key).username == "alice"
     with pytest.raises(UnauthenticatedAccessError):
         store.users.authenticate(key)
+
+
+def test_with_first_user_admin_the_first_user_administers_and_the_next_do_not(store_factory):
+    store = store_factory(first_user_admin=True)
+
+    first = store.users.register_user("alice", PASSWORD)
+    second = store.users.register_user("bob", PASSWORD)
+
+    assert first.is_admin and store.users.is_admin(first.user_id)
+    assert not second.is_admin and not store.users.is_admin(second.user_id)
+
+
+def test_first_user_admin_is_off_unless_asked(store_factory, monkeypatch):
+    monkeypatch.delenv("GROUPSTORE_FIRST_USER_ADMIN", raising=False)
+    assert not store_factory().users.register_user("alice", PASSWORD).is_admin
+    monkeypatch.setenv("GROUPSTORE_FIRST_USER_ADMIN", "true")
+    assert store_factory().users.register_user("alice", PASSWORD).is_admin

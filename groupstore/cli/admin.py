@@ -138,6 +138,9 @@ def serve(state: CliState, host: str | None, port: int | None, memory: bool) -> 
     directory = local.data_dir()
     # Signed links made before a restart stay valid: the key lives in the data directory.
     os.environ.setdefault("GROUPSTORE_SIGNING_SECRET", local.signing_secret(directory))
+    # Its first user administers it (loopback only by default); GROUPSTORE_ADMINS and
+    # `groupstore users promote` make more.
+    os.environ.setdefault("GROUPSTORE_FIRST_USER_ADMIN", "true")
     # uvicorn re-raises the SIGTERM it caught once it has shut down: make that an exit
     # that stops the local FerretDB too (Ctrl-C arrives as KeyboardInterrupt already).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)

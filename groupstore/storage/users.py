@@ -106,6 +106,11 @@ class UserCollection:
             )
         return found is not None
 
+    def any_admin(self) -> bool:
+        """Whether some user is an administrator (one round trip)."""
+        with translated():
+            return self.users.find_one({"is_admin": True}, {"_id": 1}) is not None
+
     def promote(self, user_ids: list[str]) -> None:
         """Make the users administrators, in their API keys' snapshots too."""
         if not user_ids:
