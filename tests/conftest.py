@@ -72,6 +72,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(
                 pytest.mark.skip(reason="needs flowserv-core: pip install '.[flowserv]'")
             )
+        if item.get_closest_marker("local_store") and BACKEND != "memory":
+            item.add_marker(
+                pytest.mark.skip(reason="starts its own FerretDB: runs on the memory leg only")
+            )
         if item.get_closest_marker("real_server") and not MONGO_URI:
             item.add_marker(
                 pytest.mark.skip(reason="needs a real server: GROUPSTORE_TEST_MONGO_URI")
