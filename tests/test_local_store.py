@@ -204,7 +204,10 @@ def test_the_examples_run_against_the_start_server_as_it_starts(
     url = f"http://127.0.0.1:{env['GROUPSTORE_PORT']}"
     examples = REPO / "examples"
 
-    clients = [["bash", str(examples / "curl.sh"), url], [sys.executable, str(examples / "client.py"), url]]  # fmt: skip
+    clients = [
+        ["bash", str(examples / "curl.sh"), url],
+        [sys.executable, str(examples / "client.py"), url],
+    ]
     for command in clients:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
