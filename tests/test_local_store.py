@@ -29,6 +29,7 @@ import httpx
 import pytest
 from graphql import parse, validate
 
+import groupstore
 from groupstore import local
 from tests.cli_helpers import REPO
 
@@ -174,7 +175,7 @@ def test_the_readme_first_hour_survives_restarts_and_a_killed_database(
 
 
 def state(env: dict[str, str], token: str, group_id: str, check: bool = True) -> object:
-    """What a user sees: themselves, the group with members and files, all users (CLI)."""
+    """What a user sees (themselves, the group with members and files) and every user."""
     query = (
         "{ me { username isAdmin } group(id: " + json.dumps(group_id) + ") { name "
         "owner { username } members { username } files { name size sha256 } } }"
@@ -184,16 +185,15 @@ def state(env: dict[str, str], token: str, group_id: str, check: bool = True) ->
             f"http://127.0.0.1:{env['GROUPSTORE_PORT']}/graphql",
             json={"query": query}, headers={"Authorization": f"Bearer {token}"}, timeout=10,
         ).json()  # fmt: skip
-        users = subprocess.run(
-            [sys.executable, "-m", "groupstore", "users", "list", "--json"],
-            env=env, capture_output=True, text=True, check=True, timeout=60,
-        ).stdout  # fmt: skip
-    except (httpx.TransportError, subprocess.CalledProcessError):
+        uri = local.running_uri(Path(env["GROUPSTORE_DATA_DIR"]))
+        assert uri is not None
+        with groupstore.connect(uri, timeout=2) as store:
+            users = sorted((u.username, u.is_admin) for u in store.users.list_users())
+    except (httpx.TransportError, groupstore.StoreUnavailableError, AssertionError):
         if check:
             raise
         return None
-    names = sorted((u["username"], u["is_admin"]) for u in json.loads(users))
-    return answer, names
+    return answer, users
 
 
 def test_the_examples_run_against_the_start_server_as_it_starts(
