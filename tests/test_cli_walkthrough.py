@@ -154,3 +154,20 @@ def test_a_new_users_walkthrough(shell: Shell, tmp_path: Path):
         "0 groups with member ids to rewrite, 0 files to list again\n"
     )
     shell(f"groupstore groups delete {group_id} --yes && groupstore -q groups list --json")
+
+
+def test_scripts_serve_without_go_says_what_to_install_and_serves_no_memory(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
+    env |= {
+        "PATH": "/usr/bin:/bin",  # no go
+        "GROUPSTORE_FERRETDB_HOME": str(tmp_path / "no-ferretdb"),  # nothing built
+        "GROUPSTORE_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [str(REPO / "scripts" / "serve"), "--port", str(free_port())],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Install Go" in done.stderr and "--memory" in done.stderr
+    assert "memory only" not in done.stdout + done.stderr  # no silent in-memory gateway
