@@ -266,3 +266,10 @@ def test_serve_memory_serves_the_in_memory_store(monkeypatch, no_store_env):
 
     assert result.exit_code == 0, result.output
     assert os.environ["GROUPSTORE_MONGO_URI"] == "mongomock://"  # restored by no_store_env
+
+
+def test_register_without_a_store_says_so_before_asking_for_a_password(no_store_env, capsys):
+    result = CliRunner().invoke(cli, ["users", "register", "alice"], obj=CliState(), input="")
+
+    assert result.exit_code == 2
+    assert "Password" not in result.output and "no store given" in result.output

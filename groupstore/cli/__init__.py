@@ -4,7 +4,7 @@
     groupstore [--uri URI] [--database DB] [--quiet] COMMAND ...
     groupstore users | workflows | groups | files ...    (--json on every listing)
     groupstore repair [--apply]                          (a dry run by default)
-    groupstore serve [--host H] [--port P]               (the GraphQL gateway)
+    groupstore serve [--host H] [--port P] [--memory]    (the gateway; the local store)
     groupstore schema | completion SHELL
 
 Errors print one line on stderr and exit 1 (2 for a usage error). ``main``
