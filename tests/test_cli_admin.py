@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 from typing import Any
 
 import pytest
@@ -273,3 +274,47 @@ def test_register_without_a_store_says_so_before_asking_for_a_password(no_store_
 
     assert result.exit_code == 2
     assert "Password" not in result.output and "no store given" in result.output
+
+
+class FakeLocalServer:
+    uri = "mongomock://"
+
+    def __init__(self, directory, binary) -> None:
+        self.directory = directory
+
+    def __enter__(self) -> FakeLocalServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("host", "first_user_admin"), [(None, "true"), ("0.0.0.0", None)])
+def test_serve_makes_the_first_user_an_administrator_of_the_local_store_on_loopback_only(
+    monkeypatch, no_store_env, tmp_path, host, first_user_admin
+):
+    from groupstore import local
+
+    monkeypatch.setenv("GROUPSTORE_FERRETDB_BIN", "/bin/true")  # found; FakeLocalServer runs
+    monkeypatch.setenv("GROUPSTORE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GROUPSTORE_FIRST_USER_ADMIN", raising=False)
+    monkeypatch.delenv("GROUPSTORE_SIGNING_SECRET", raising=False)
+    monkeypatch.setattr(local, "LocalServer", FakeLocalServer)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # pytest keeps its handlers
+    seen: list[tuple[str | None, str | None]] = []
+    monkeypatch.setattr(
+        uvicorn,
+        "run",
+        lambda app, **kw: seen.append(
+            (os.environ.get("GROUPSTORE_FIRST_USER_ADMIN"), os.environ["GROUPSTORE_SIGNING_SECRET"])
+        ),
+    )
+
+    args = ["serve", *(["--host", host] if host else [])]
+    result = CliRunner().invoke(cli, args, obj=CliState())
+
+    assert result.exit_code == 0, result.output
+    [(flag, secret)] = seen
+    assert flag == first_user_admin
+    assert secret == (tmp_path / "signing-secret").read_text().strip()  # kept for restarts
+    assert (tmp_path / "signing-secret").stat().st_mode & 0o777 == 0o600

@@ -99,6 +99,7 @@ def schema() -> None:
     click.echo(str(build_schema()))
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 NO_FERRETDB = (
     "no store named and no FerretDB binary for the local store: build one with "
     "scripts/ferretdb build (needs Go >= 1.24) or set GROUPSTORE_FERRETDB_BIN; "
@@ -138,9 +139,10 @@ def serve(state: CliState, host: str | None, port: int | None, memory: bool) -> 
     directory = local.data_dir()
     # Signed links made before a restart stay valid: the key lives in the data directory.
     os.environ.setdefault("GROUPSTORE_SIGNING_SECRET", local.signing_secret(directory))
-    # Its first user administers it (loopback only by default); GROUPSTORE_ADMINS and
-    # `groupstore users promote` make more.
-    os.environ.setdefault("GROUPSTORE_FIRST_USER_ADMIN", "true")
+    # Its first user administers it, when only this machine can reach it (a stranger on
+    # the network must not be first); GROUPSTORE_ADMINS and `users promote` make more.
+    if (host or os.environ.get("GROUPSTORE_HOST") or "127.0.0.1") in LOOPBACK:
+        os.environ.setdefault("GROUPSTORE_FIRST_USER_ADMIN", "true")
     # uvicorn re-raises the SIGTERM it caught once it has shut down: make that an exit
     # that stops the local FerretDB too (Ctrl-C arrives as KeyboardInterrupt already).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
