@@ -34,8 +34,10 @@ def group(store, workflow, alice):
 
 @pytest.fixture
 def no_store_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GROUPSTORE_MONGO_URI", raising=False)
-    monkeypatch.delenv("GROUPSTORE_DATABASE", raising=False)
+    """No store named; what ``serve`` puts in the environment is undone after the test."""
+    for name in ("MONGO_URI", "DATABASE", "FIRST_USER_ADMIN", "SIGNING_SECRET"):
+        monkeypatch.setenv(f"GROUPSTORE_{name}", "")  # so that delenv restores "unset"
+        monkeypatch.delenv(f"GROUPSTORE_{name}")
 
 
 # -- repair ---------------------------------------------------------------------
@@ -297,8 +299,6 @@ def test_serve_makes_the_first_user_an_administrator_of_the_local_store_on_loopb
 
     monkeypatch.setenv("GROUPSTORE_FERRETDB_BIN", "/bin/true")  # found; FakeLocalServer runs
     monkeypatch.setenv("GROUPSTORE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("GROUPSTORE_FIRST_USER_ADMIN", raising=False)
-    monkeypatch.delenv("GROUPSTORE_SIGNING_SECRET", raising=False)
     monkeypatch.setattr(local, "LocalServer", FakeLocalServer)
     monkeypatch.setattr(signal, "signal", lambda *args: None)  # pytest keeps its handlers
     seen: list[tuple[str | None, str | None]] = []
