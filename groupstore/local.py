@@ -31,7 +31,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from groupstore.errors import StoreUnavailableError
@@ -99,7 +98,7 @@ class LocalServer:
 
     ``start()`` returns its URI; a FerretDB that dies while serving (killed)
     is started again on the same port; ``stop()`` ends it (SIGTERM, then
-    SIGKILL). Also a context manager.
+    SIGKILL).
     """
 
     def __init__(self, directory: Path, binary: Path, log: IO[str] | None = None) -> None:
@@ -142,18 +141,6 @@ class LocalServer:
         if self._lock is not None:
             self._lock.close()  # releases the flock
             self._lock = None
-
-    def __enter__(self) -> LocalServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- internals
 

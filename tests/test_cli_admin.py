@@ -284,10 +284,10 @@ class FakeLocalServer:
     def __init__(self, directory, binary) -> None:
         self.directory = directory
 
-    def __enter__(self) -> FakeLocalServer:
-        return self
+    def start(self) -> str:
+        return self.uri
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         pass
 
 

@@ -146,10 +146,14 @@ def serve(state: CliState, host: str | None, port: int | None, memory: bool) -> 
     # uvicorn re-raises the SIGTERM it caught once it has shut down: make that an exit
     # that stops the local FerretDB too (Ctrl-C arrives as KeyboardInterrupt already).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with local.LocalServer(directory, binary) as server:
-        state.note(f"groupstore: the local store: {directory} (FerretDB on SQLite, {server.uri})")
-        os.environ["GROUPSTORE_MONGO_URI"] = server.uri
+    server = local.LocalServer(directory, binary)
+    uri = server.start()
+    try:
+        state.note(f"groupstore: the local store: {directory} (FerretDB on SQLite, {uri})")
+        os.environ["GROUPSTORE_MONGO_URI"] = uri
         status = gateway_main(argv)
+    finally:
+        server.stop()
     raise SystemExit(status)
 
 
