@@ -302,6 +302,12 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Any, None]):
             return
         await super().handle_subscribe(message)
 
+    @staticmethod
+    def _get_pre_execution_close_reason(error: Any) -> str | None:
+        # Strawberry closes the whole socket (4400) for a syntax error or an unknown
+        # operation; here that operation alone fails, with its code, as over HTTP.
+        return None
+
     async def session_valid(self, max_age: float | None = None) -> bool:
         sessions = get_sessions(self.context.request)
         return await sessions.valid(self.context.token, max_age)
@@ -339,10 +345,11 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Any, None]):
 
 def _payload_problem(payload: object) -> BadRequest | None:
     """Why a subscribe payload is not a GraphQL request (None when it is one)."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-        return BadRequest("the payload must be an object with a 'query' string")
+    query = payload.get("query") if isinstance(payload, dict) else None
+    if not isinstance(query, str) or not query.strip():
+        return BadRequest("the payload must be an object with a non-blank 'query' string")
     for name, kind in (("variables", dict), ("extensions", dict), ("operationName", str)):
-        value = payload.get(name)
+        value = payload.get(name)  # type: ignore[union-attr]
         if value is not None and not isinstance(value, kind):
             return BadRequest(f"the payload's {name!r} has the wrong type")
     return None
