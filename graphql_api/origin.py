@@ -34,7 +34,8 @@ _HTTP_SCHEME = {"ws": "http", "wss": "https"}
 def public_url_for(connection: HTTPConnection, name: str, **path_params: str) -> str:
     """The absolute public URL of the route ``name``: the one place URLs are built."""
     base: str = connection.scope[PUBLIC_BASE]
-    return base + connection.app.url_path_for(name, **path_params)
+    path: str = connection.app.url_path_for(name, **path_params)
+    return base + path
 
 
 class PublicOrigin:
@@ -67,7 +68,6 @@ class PublicOrigin:
                 host = None if server is None else _netloc(server)
                 scope["headers"] = _with_host(scope["headers"], host)
         await self.app(scope, receive, send)
-
 
     def base(self, scope: Scope) -> str:
         """``scheme://host[:port][/prefix]`` of the URLs handed out for this connection."""

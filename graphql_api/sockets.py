@@ -345,11 +345,13 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Any, None]):
 
 def _payload_problem(payload: object) -> BadRequest | None:
     """Why a subscribe payload is not a GraphQL request (None when it is one)."""
-    query = payload.get("query") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict):
+        return BadRequest("the payload must be an object with a non-blank 'query' string")
+    query = payload.get("query")
     if not isinstance(query, str) or not query.strip():
         return BadRequest("the payload must be an object with a non-blank 'query' string")
     for name, kind in (("variables", dict), ("extensions", dict), ("operationName", str)):
-        value = payload.get(name)  # type: ignore[union-attr]
+        value = payload.get(name)
         if value is not None and not isinstance(value, kind):
             return BadRequest(f"the payload's {name!r} has the wrong type")
     return None

@@ -156,9 +156,10 @@ async def watch_group(
     with_files = ChangeKind.GROUP_UPDATED not in kinds  # filesChanged: the files are sent
     reads = get_reads(context)
     # Listen first, then read: no change can fall between the INITIAL state and the events.
-    with get_limits(context.request).subscription(caller), context.events.subscribe(
-        group_id
-    ) as queue:
+    with (
+        get_limits(context.request).subscription(caller),
+        context.events.subscribe(group_id) as queue,
+    ):
         initial = await _current_group(context, group_id, with_files)
         if initial is None:
             raise groupstore.UnknownWorkflowGroupError(group_id)

@@ -53,7 +53,7 @@ from graphql_api.uploads import LimitedFormAdapter, check_csrf, is_multipart
 
 class GatewayGraphQL(GraphQL[Context, None]):
     request_adapter_class = LimitedFormAdapter
-    websocket_adapter_class = LimitedWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = LimitedWebSocketAdapter
     graphql_transport_ws_handler_class = SocketHandler
 
     def __init__(self, schema: BaseSchema, settings: Settings) -> None:

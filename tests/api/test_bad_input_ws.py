@@ -108,10 +108,13 @@ def test_bad_input_over_a_websocket_is_a_coded_error_and_the_socket_serves_on(
     before = snapshot(store)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        with TestClient(make_app()) as http, http.websocket_connect(
-            "/graphql", subprotocols=PROTOCOL
-        ) as ws:
-            ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        with (
+            TestClient(make_app()) as http,
+            http.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws,
+        ):
+            ws.send_json(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+            )
             assert ws.receive_json() == {"type": "connection_ack"}
             if isinstance(frame, bytes):
                 ws.send_bytes(frame)

@@ -40,7 +40,8 @@ def ws_url(base: str) -> str:
 @contextmanager
 def opened(base: str, token: str | None = None) -> Iterator[ClientConnection]:
     """A socket, acknowledged when a token is given (else nothing sent yet)."""
-    with connect(ws_url(base), subprotocols=[PROTOCOL], open_timeout=5) as ws:  # type: ignore[list-item]
+    ws = connect(ws_url(base), subprotocols=[PROTOCOL], open_timeout=5)  # type: ignore[list-item]
+    with ws:
         if token is not None:
             init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
             ws.send(json.dumps(init))
@@ -56,7 +57,7 @@ def send(ws: ClientConnection, op: str, query: str, **variables: Any) -> None:
 def close_code(ws: ClientConnection, within: float) -> tuple[int | None, float, list[Any]]:
     """(close code, seconds until closed, messages received before) within ``within`` s."""
     start = time.monotonic()
-    received = []
+    received: list[Any] = []
     try:
         while True:
             left = within - (time.monotonic() - start)

@@ -10,7 +10,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from starlette.applications import Starlette
@@ -34,7 +34,6 @@ from .test_subscriptions import (
     graphql,
     socket,
     subscribe,
-    team,  # noqa: F401 - the fixture: alice's group with bob in it
     upload,
 )
 
@@ -68,12 +67,15 @@ def test_a_users_sockets_beyond_the_bound_are_closed_with_4429(
     client_with: Callable[..., TestClient], member_token: str
 ) -> None:
     http = client_with(ws_max_sockets_per_user=2)
-    with socket(http, member_token), socket(http, member_token):
-        with http.websocket_connect("/graphql", subprotocols=PROTOCOL) as third:
-            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {member_token}"}}
-            third.send_json(init)
+    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {member_token}"}}
+    with (
+        socket(http, member_token),
+        socket(http, member_token),
+        http.websocket_connect("/graphql", subprotocols=PROTOCOL) as third,
+    ):
+        third.send_json(init)
 
-            assert closed_with(third) == 4429
+        assert closed_with(third) == 4429
 
     with socket(http, member_token):  # the count went down with the sockets
         pass
@@ -83,10 +85,12 @@ def test_an_addresss_sockets_beyond_the_bound_are_refused_with_429(
     client_with: Callable[..., TestClient],
 ) -> None:
     http = client_with(ws_max_sockets_per_address=2)
-    with http.websocket_connect("/graphql", subprotocols=PROTOCOL):
-        with http.websocket_connect("/graphql", subprotocols=PROTOCOL):
-            with pytest.raises(WebSocketDenialResponse) as refused:
-                http.websocket_connect("/graphql", subprotocols=PROTOCOL).__enter__()
+    with (
+        http.websocket_connect("/graphql", subprotocols=PROTOCOL),
+        http.websocket_connect("/graphql", subprotocols=PROTOCOL),
+        pytest.raises(WebSocketDenialResponse) as refused,
+    ):
+        http.websocket_connect("/graphql", subprotocols=PROTOCOL).__enter__()
 
     assert refused.value.status_code == 429
     assert refused.value.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_REQUESTS"
@@ -170,7 +174,7 @@ def test_a_socket_with_a_spoofed_host_gets_urls_on_the_public_base(
             {"type": "connection_init", "payload": {"Authorization": f"Bearer {member_token}"}}
         )
         assert ws.receive_json() == {"type": "connection_ack"}
-        (file,) = data(subscribe(ws, URLS, group.group_id))
+        (file,) = cast("list[dict[str, Any]]", data(subscribe(ws, URLS, group.group_id)))
 
     path = f"/files/{group.group_id}/{uploaded.file_id}"
     assert file["downloadUrl"].removesuffix(":80" + path).removesuffix(path) == base

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from groupstore import Group, GroupStore, User
+from groupstore import Group, GroupStore
 
 from .conftest import TestClient
 
@@ -87,11 +87,6 @@ def upload(http: TestClient, token: str, group_id: str, name: str) -> dict[str, 
     )
     uploaded: dict[str, Any] = response.json()["data"]["uploadFile"]
     return uploaded
-
-
-@pytest.fixture
-def team(store: GroupStore, group: Group, bob: User) -> Group:
-    return store.groups.update_group(group.group_id, members=[group.owner_id, bob.user_id])
 
 
 def test_the_first_message_is_the_state_when_the_subscription_started(
