@@ -136,6 +136,22 @@ class Settings:
     """GROUPSTORE_LOGIN_FAILURES_PER_ADDRESS: failed logins per client address and window."""
     login_failure_window_seconds: int = 60
     """GROUPSTORE_LOGIN_FAILURE_WINDOW_SECONDS: the window those limits count in."""
+    reset_requests_per_user: int = 5
+    """GROUPSTORE_RESET_REQUESTS_PER_USER: ``requestPasswordReset`` calls per user name
+    (known or not) and window (0: no limit); counted apart from failed logins."""
+    reset_requests_per_address: int = 50
+    """GROUPSTORE_RESET_REQUESTS_PER_ADDRESS: ``requestPasswordReset`` calls per client
+    address and window (0: no limit)."""
+    reset_request_window_seconds: int = 15 * 60
+    """GROUPSTORE_RESET_REQUEST_WINDOW_SECONDS: the window the reset limits count in."""
+    registrations_per_address: int = 20
+    """GROUPSTORE_REGISTRATIONS_PER_ADDRESS: self-registrations per client address and
+    window (0: no limit); an administrator's ``registerUser`` is not counted."""
+    registrations_total: int = 200
+    """GROUPSTORE_REGISTRATIONS_TOTAL: self-registrations from all addresses together per
+    window (0: no limit)."""
+    registration_window_seconds: int = 60
+    """GROUPSTORE_REGISTRATION_WINDOW_SECONDS: the window the registration limits count in."""
     activation_token_ttl_seconds: int = 2 * 24 * 60 * 60
     """GROUPSTORE_ACTIVATION_TOKEN_TTL_SECONDS: lifetime of an activation token."""
     reset_token_ttl_seconds: int = 60 * 60
@@ -222,7 +238,8 @@ class Settings:
         for name in (
             "password_min_length", "argon2_time_cost", "argon2_parallelism", "hash_concurrency",
             "login_failure_window_seconds", "activation_token_ttl_seconds",
-            "reset_token_ttl_seconds",
+            "reset_token_ttl_seconds", "reset_request_window_seconds",
+            "registration_window_seconds",
         ):  # fmt: skip
             _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
         _check(
@@ -233,7 +250,10 @@ class Settings:
         _check(
             0 <= self.hash_wait_seconds <= 3600, "HASH_WAIT_SECONDS", "must be between 0 and 3600"
         )
-        for name in ("login_failures_per_user", "login_failures_per_address"):
+        for name in (
+            "login_failures_per_user", "login_failures_per_address", "reset_requests_per_user",
+            "reset_requests_per_address", "registrations_per_address", "registrations_total",
+        ):  # fmt: skip
             _check(getattr(self, name) >= 0, name.upper(), "must not be negative")
         _check(1 <= self.smtp_port <= 65535, "SMTP_PORT", "must be between 1 and 65535")
         _check(self.smtp_tls in _SMTP_TLS, "SMTP_TLS", f"must be one of {', '.join(_SMTP_TLS)}")
@@ -253,6 +273,12 @@ class Settings:
             login_failures_per_user=self.login_failures_per_user,
             login_failures_per_address=self.login_failures_per_address,
             login_failure_window=timedelta(seconds=self.login_failure_window_seconds),
+            reset_requests_per_user=self.reset_requests_per_user,
+            reset_requests_per_address=self.reset_requests_per_address,
+            reset_request_window=timedelta(seconds=self.reset_request_window_seconds),
+            registrations_per_address=self.registrations_per_address,
+            registrations_total=self.registrations_total,
+            registration_window=timedelta(seconds=self.registration_window_seconds),
             activation_token_ttl=timedelta(seconds=self.activation_token_ttl_seconds),
             reset_token_ttl=timedelta(seconds=self.reset_token_ttl_seconds),
         )
@@ -326,6 +352,12 @@ class Settings:
             "login_failures_per_user": _int,
             "login_failures_per_address": _int,
             "login_failure_window_seconds": _int,
+            "reset_requests_per_user": _int,
+            "reset_requests_per_address": _int,
+            "reset_request_window_seconds": _int,
+            "registrations_per_address": _int,
+            "registrations_total": _int,
+            "registration_window_seconds": _int,
             "activation_token_ttl_seconds": _int,
             "reset_token_ttl_seconds": _int,
             "smtp_host": _optional_str,

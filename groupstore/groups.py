@@ -7,7 +7,10 @@ access rule itself (see ``ACCESS_RULES`` and the README):
 
 * anyone: a group's summary (id, name, workflow, timestamps);
 * members: everything, and upload, list, download and delete files; leave;
-* the owner: also rename, change membership, transfer ownership, delete.
+* the owner: also rename, change membership, transfer ownership, delete;
+* membership is private: another user's groups (``list_groups(user_id=)``)
+  are listed only where the caller is a member too, unless the caller is an
+  administrator.
 
 The rule is written into the write: the update's filter carries it
 (``{"_id": g, "owner_id": caller}``), and only when nothing matched does one
@@ -50,11 +53,15 @@ from groupstore.validation import (
 )
 
 MAX_PAGE_SIZE = 1000
+LIST_RULE = (
+    "any user (summaries of groups they are not in); another user's groups only where "
+    "the caller is a member too, unless an administrator"
+)
 
 ACCESS_RULES: dict[str, str] = {
     "get_group": "any user (the summary unless a member)",
-    "list_groups": "any user (summaries of groups they are not in)",
-    "list_groups_page": "any user (summaries of groups they are not in)",
+    "list_groups": LIST_RULE,
+    "list_groups_page": LIST_RULE,
     "create_group": "any user (becomes the owner)",
     "update_group": "owner",
     "delete_group": "owner",
@@ -199,12 +206,16 @@ class WorkflowGroupManager:
     ) -> list[Group] | list[GroupSummary]:
         """Groups in creation order, of a workflow and/or with a member.
 
+        With ``caller``, another user's groups are only those the caller shares
+        with them, unless the caller is an administrator (see ``_shared_with``).
         Raises UnknownWorkflowError / UnknownUserError for an unknown filter;
         those are checked only when nothing matched (a match proves existence).
         """
-        groups = [visible_to(group, caller) for _, group in self.groups.find(workflow_id, user_id)]
+        shared_with, user_known = self._shared_with(user_id, caller)
+        found = self.groups.find(workflow_id, user_id, shared_with=shared_with)
+        groups = [visible_to(group, caller) for _, group in found]
         if not groups:
-            self._check_filters(workflow_id, user_id)
+            self._check_filters(workflow_id, user_id, user_known)
         return groups
 
     def list_groups_page(
@@ -220,9 +231,14 @@ class WorkflowGroupManager:
         if not isinstance(first, int) or not 0 <= first <= MAX_PAGE_SIZE:
             raise ConstraintViolationError(f"page size must be between 0 and {MAX_PAGE_SIZE}")
         # One extra row tells whether another page exists, in the same round trip.
-        items = list(self.groups.find(workflow_id, user_id, after=after, limit=first + 1))
+        shared_with, user_known = self._shared_with(user_id, caller)
+        items = list(
+            self.groups.find(
+                workflow_id, user_id, after=after, limit=first + 1, shared_with=shared_with
+            )
+        )
         if not items and after is None:
-            self._check_filters(workflow_id, user_id)
+            self._check_filters(workflow_id, user_id, user_known)
         visible = [(cursor, visible_to(group, caller)) for cursor, group in items[:first]]
         return GroupPage(items=visible, has_next_page=len(items) > first)
 
@@ -494,8 +510,33 @@ class WorkflowGroupManager:
             raise UnauthorizedAccessError(FORBIDDEN_OWNER)
         return group
 
-    def _check_filters(self, workflow_id: str | None, user_id: str | None) -> None:
+    def _shared_with(
+        self, user_id: str | None, caller: str | None
+    ) -> tuple[str | None, bool | None]:
+        """Membership privacy: (the member a listing must also have, whether ``user_id``
+        is an active user; None: not read).
+
+        Listing another user's groups shows who they work with, so a caller
+        sees only the groups they share with that user (where they are a member
+        anyway); an administrator sees all of them. One round trip reads both
+        users (whether the caller is an administrator, whether the user
+        exists), so an empty listing needs no other read of the user.
+        """
+        if caller is None or user_id is None or user_id == caller:
+            return None, None
+        users = {user.user_id: user for user in self.users.get_users([user_id, caller])}
+        listed, acting = users.get(user_id), users.get(caller)
+        admin = acting is not None and acting.active and acting.is_admin
+        return (None if admin else caller), listed is not None and listed.active
+
+    def _check_filters(
+        self, workflow_id: str | None, user_id: str | None, user_known: bool | None = None
+    ) -> None:
+        """UnknownWorkflowError / UnknownUserError for a filter naming nothing
+        (``user_known``: the user's existence is already known, no read needed)."""
         if workflow_id is not None and not self.workflows.exists(workflow_id):
             raise UnknownWorkflowError(workflow_id)
-        if user_id is not None:
+        if user_id is not None and user_known is None:
             self.users.get_user(user_id, active=True)
+        elif user_id is not None and not user_known:
+            raise UnknownUserError(user_id)
