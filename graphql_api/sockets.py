@@ -211,7 +211,10 @@ class SessionWatch:
         except groupstore.UnauthenticatedAccessError:
             session.ended = True
             for on_end in list(session.listeners):
-                await on_end()
+                try:
+                    await on_end()
+                except Exception:  # one socket's failure to close must not keep the others open
+                    logger.exception("closing a socket whose session ended failed")
             return
         session.checked_at = max(session.checked_at, started)
 

@@ -158,3 +158,17 @@ def test_idle_sockets_up_to_the_connection_bound_leave_http_answering(
     assert len(held) == connections // 2 and refused == connections - len(held)
     assert health.status_code == 200 and health_seconds < HTTP_WITHIN
     assert me.status_code == 200 and "errors" not in me.json() and me_seconds < HTTP_WITHIN
+
+
+def test_a_15_mb_message_closes_the_socket_on_a_real_server(
+    store: GroupStore, member_token: str
+) -> None:
+    payload = {"query": "{ me { id } }", "variables": {"pad": "x" * 15_000_000}}
+    message = {"id": "big", "type": "subscribe", "payload": payload}
+    with live_server(store) as base, opened(base, member_token) as ws:
+        with contextlib.suppress(ConnectionClosed):  # (the server may close while it is sent)
+            ws.send(json.dumps(message))
+        code, _, received = close_code(ws, within=5)
+
+    # 1009 (Message Too Big) from uvicorn's WebSocket layer before it is buffered.
+    assert code in (1009, 4413) and received == []
