@@ -4,6 +4,7 @@
     groupstore [--uri URI] [--database DB] [--quiet] COMMAND ...
     groupstore users | workflows | groups | files ...    (--json on every listing)
     groupstore repair [--apply]                          (a dry run by default)
+    groupstore backup PATH | restore PATH [--merge]     (a whole store in one file)
     groupstore serve [--host H] [--port P]               (the GraphQL gateway)
     groupstore schema | completion SHELL
 
@@ -22,6 +23,7 @@ import click
 from groupstore import __version__
 from groupstore.cli._base import CliState, ErrorsAsOneLine, configure_logging
 from groupstore.cli.admin import completion, repair, schema, serve
+from groupstore.cli.backup import backup, restore
 from groupstore.cli.files import files
 from groupstore.cli.groups import groups
 from groupstore.cli.users import users
@@ -73,7 +75,18 @@ def cli(
         configure_logging(state)
 
 
-for command in (users, workflows, groups, files, repair, schema, serve, completion):
+for command in (
+    users,
+    workflows,
+    groups,
+    files,
+    repair,
+    backup,
+    restore,
+    schema,
+    serve,
+    completion,
+):
     cli.add_command(command)
 
 
