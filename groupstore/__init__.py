@@ -8,6 +8,7 @@ with groupstore.connect("mongodb://localhost:27017/groups") as store:
 """
 
 from groupstore.changes import Change, ChangeKind
+from groupstore.directory import Directory, StoreDirectory, WorkflowDefaults
 from groupstore.errors import (
     ArchiveError,
     ChangeStreamsUnsupportedError,
@@ -79,6 +80,7 @@ __all__ = [
     "ChangeKind",
     "ChangeStreamsUnsupportedError",
     "ConstraintViolationError",
+    "Directory",
     "DuplicateUserError",
     "File",
     "FileHandle",
@@ -101,6 +103,7 @@ __all__ = [
     "RepairReport",
     "Select",
     "SmtpSender",
+    "StoreDirectory",
     "StoreNotEmptyError",
     "StoreUnavailableError",
     "String",
@@ -120,6 +123,7 @@ __all__ = [
     "UserManager",
     "UserPage",
     "Workflow",
+    "WorkflowDefaults",
     "WorkflowGroupManager",
     "WorkflowManager",
     "__version__",

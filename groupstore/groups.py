@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, overload
 
+from groupstore.directory import Directory, StoreDirectory
 from groupstore.errors import (
     ConstraintViolationError,
     UnauthorizedAccessError,
@@ -37,7 +38,7 @@ from groupstore.errors import (
     UnknownWorkflowError,
     UnknownWorkflowGroupError,
 )
-from groupstore.model import JSON, FileHandle, Group, GroupSummary, Member, UploadedFile
+from groupstore.model import JSON, FileHandle, Group, GroupSummary, UploadedFile
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.backend import StorageLike, storage_of
 from groupstore.storage.documents import file_from_document, member_fields, utc_now
@@ -110,16 +111,24 @@ def visible_to(group: Group, caller: str | None) -> GroupSummary:
 class WorkflowGroupManager:
     """Create and maintain workflow groups, their members and their uploaded files."""
 
-    def __init__(self, db: StorageLike, fs: Any = None, users: UserManager | None = None):
+    def __init__(
+        self,
+        db: StorageLike,
+        fs: Any = None,
+        users: UserManager | None = None,
+        directory: Directory | None = None,
+    ):
         """``db``: the store's storage, or a pymongo database to build one on.
 
         ``fs``: the GridFS bucket of ``db`` by default (a ``gridfs.GridFSBucket`` works too).
+        ``directory``: where members and workflows are looked up; groupstore's
+        own users and workflows by default.
         """
         storage = storage_of(db, fs)
         self.groups = storage.groups
-        self.workflows = storage.workflows
         self.fs = storage.fs
         self.users = users or UserManager(storage)
+        self.directory = directory or StoreDirectory(self.users, storage.workflows)
 
     # -- groups ---------------------------------------------------------------
 
@@ -157,7 +166,7 @@ class WorkflowGroupManager:
             raise UnknownUserError(None)
         member_ids = validate_user_ids([user_id, *validate_user_ids(members or [])])
         given = parameters_from_input(parameters) if parameters is not None else None
-        workflow = self.workflows.get(workflow_id)
+        workflow = self.directory.workflow(workflow_id)
         if workflow is None:
             raise UnknownWorkflowError(workflow_id)
         now = utc_now()
@@ -168,7 +177,7 @@ class WorkflowGroupManager:
             created_at=now,
             updated_at=now,
             owner_id=user_id,
-            members=self._active_members(member_ids),
+            members=self.directory.members(member_ids),
             parameters=workflow.parameters if given is None else given,
             workflow_spec=workflow.workflow_spec if workflow_spec is None else workflow_spec,
             engine_config=workflow.engine_config if engine_config is None else engine_config,
@@ -263,7 +272,7 @@ class WorkflowGroupManager:
             return self._full(self.get_group(group_id, caller=caller))
         conditions = self._owner_condition(caller)
         if member_ids is not None:
-            changes.update(member_fields(self._active_members(member_ids)))
+            changes.update(member_fields(self.directory.members(member_ids)))
             # The owner must stay a member; the filter checks it in the same write.
             if caller is None:
                 conditions["owner_id"] = {"$in": member_ids}
@@ -291,7 +300,7 @@ class WorkflowGroupManager:
 
     def add_member(self, group_id: str, user_id: str, *, caller: str | None = None) -> Group:
         """Add an active user to the group (the owner's call); adding a member again is a no-op."""
-        (member,) = self._active_members(validate_user_ids([user_id]))
+        (member,) = self.directory.members(validate_user_ids([user_id]))
         entry = {"user_id": member.user_id, "username": member.username}
         # The filter skips a member already there (no write at all); $addToSet
         # keeps both lists free of duplicates even if it did not (FerretDB 1.x
@@ -438,19 +447,6 @@ class WorkflowGroupManager:
 
     # -- checks ---------------------------------------------------------------
 
-    def _active_members(self, user_ids: list[str]) -> list[Member]:
-        """Members for these ids, in order (one round trip); UnknownUserError for any unknown."""
-        if not user_ids:
-            return []
-        found = {user.user_id: user for user in self.users.get_users(user_ids) if user.active}
-        members = []
-        for user_id in user_ids:
-            user = found.get(user_id)
-            if user is None:
-                raise UnknownUserError(user_id)
-            members.append(Member(user_id=user.user_id, username=user.username))
-        return members
-
     @staticmethod
     def _owner_condition(caller: str | None) -> dict[str, Any]:
         return {} if caller is None else {"owner_id": caller}
@@ -534,9 +530,9 @@ class WorkflowGroupManager:
     ) -> None:
         """UnknownWorkflowError / UnknownUserError for a filter naming nothing
         (``user_known``: the user's existence is already known, no read needed)."""
-        if workflow_id is not None and not self.workflows.exists(workflow_id):
+        if workflow_id is not None and not self.directory.workflow_exists(workflow_id):
             raise UnknownWorkflowError(workflow_id)
         if user_id is not None and user_known is None:
-            self.users.get_user(user_id, active=True)
+            self.directory.members([user_id])
         elif user_id is not None and not user_known:
             raise UnknownUserError(user_id)

@@ -49,7 +49,9 @@ from groupstore.passwords import (
     Argon2Parameters,
     HashingSlots,
     hash_password,
+    is_known_hash,
     memory_ceiling_bytes,
+    needs_rehash,
     verify_password,
 )
 from groupstore.senders import (
@@ -62,7 +64,12 @@ from groupstore.senders import (
 )
 from groupstore.storage.backend import StorageLike, storage_of
 from groupstore.storage.documents import utc_now
-from groupstore.validation import DEFAULT_PASSWORD_MIN_LENGTH, validate_name, validate_password
+from groupstore.validation import (
+    DEFAULT_PASSWORD_MIN_LENGTH,
+    validate_identifier,
+    validate_name,
+    validate_password,
+)
 
 log = logging.getLogger("groupstore.accounts")
 
@@ -200,6 +207,35 @@ class UserManager:
         self.users.insert(user, key, self._hash(password))
         if verify:
             self._issue(user, ACTIVATE, self.policy.activation_token_ttl)
+        return user
+
+    def import_user(
+        self, user_id: str, username: str, password_hash: str, active: bool = True
+    ) -> User:
+        """A user moved from another system, with its id and its password hash as they are.
+
+        ``password_hash``: Argon2, or flowserv's passlib ``pbkdf2_sha256``, which
+        the user's first login replaces by Argon2 (``groupstore.passwords``).
+        DuplicateUserError if the id or the name (regardless of case) is taken;
+        ConstraintViolationError for a bad id or name or an unknown hash format.
+        """
+        identifier = validate_identifier(user_id)
+        if identifier is None:
+            raise ConstraintViolationError("an imported user needs its id")
+        username = validate_name(username, "user name")
+        if not is_known_hash(password_hash):
+            raise ConstraintViolationError(
+                f"user '{username}': not an Argon2 or pbkdf2_sha256 password hash"
+            )
+        key = _username_key(username)
+        user = User(
+            user_id=identifier,
+            username=username,
+            active=active,
+            created_at=self.clock(),
+            is_admin=key in self.admins,
+        )
+        self.users.insert(user, key, password_hash)
         return user
 
     def activate_user(self, user_id: str, caller: str | None = None) -> User:
@@ -372,7 +408,7 @@ class UserManager:
         if not self._verify(secret, password):
             self._record_failure(throttle_keys)
             raise FailedLoginError(username)
-        if self.hasher.check_needs_rehash(secret):
+        if needs_rehash(self.hasher, secret):
             self.users.set_secret(user.user_id, self._hash(password))
         token = secrets.token_urlsafe(32)
         expires_at = self.clock() + self.token_ttl

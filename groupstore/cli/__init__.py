@@ -4,6 +4,7 @@
     groupstore [--uri URI] [--database DB] [--quiet] COMMAND ...
     groupstore users | workflows | groups | files ...    (--json on every listing)
     groupstore repair [--apply]                          (a dry run by default)
+    groupstore import-flowserv --db URL --volume DIR     (copy a flowserv deployment in)
     groupstore backup PATH | restore PATH [--merge]     (a whole store in one file)
     groupstore serve [--host H] [--port P] [--memory]    (the gateway; the local store)
     groupstore schema | completion SHELL
@@ -26,6 +27,7 @@ from groupstore.cli.admin import completion, repair, schema, serve
 from groupstore.cli.backup import backup, restore
 from groupstore.cli.files import files
 from groupstore.cli.groups import groups
+from groupstore.cli.importing import import_flowserv
 from groupstore.cli.users import users
 from groupstore.cli.workflows import workflows
 
@@ -81,6 +83,7 @@ for command in (
     groups,
     files,
     repair,
+    import_flowserv,
     backup,
     restore,
     schema,
