@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, overload
 
+from groupstore.changes import Change, ChangeKind, Publisher
 from groupstore.errors import (
     ConstraintViolationError,
     UnauthorizedAccessError,
@@ -103,12 +104,21 @@ def visible_to(group: Group, caller: str | None) -> GroupSummary:
 class WorkflowGroupManager:
     """Create and maintain workflow groups, their members and their uploaded files."""
 
-    def __init__(self, db: StorageLike, fs: Any = None, users: UserManager | None = None):
+    def __init__(
+        self,
+        db: StorageLike,
+        fs: Any = None,
+        users: UserManager | None = None,
+        publisher: Publisher | None = None,
+    ):
         """``db``: the store's storage, or a pymongo database to build one on.
 
         ``fs``: the GridFS bucket of ``db`` by default (a ``gridfs.GridFSBucket`` works too).
+        ``publisher``: where each acknowledged write's ``Change`` goes (the storage's
+        change log by default).
         """
         storage = storage_of(db, fs)
+        self.changes: Publisher = publisher or storage.changes
         self.groups = storage.groups
         self.workflows = storage.workflows
         self.fs = storage.fs
@@ -167,6 +177,7 @@ class WorkflowGroupManager:
             engine_config=workflow.engine_config if engine_config is None else engine_config,
         )
         self.groups.insert(self.groups.prepare(group))  # rejects non-JSON values first
+        self._emit(ChangeKind.GROUP_CREATED, group_id, caller)
         return group
 
     @overload
@@ -262,6 +273,7 @@ class WorkflowGroupManager:
                     "the owner must stay a member: transfer ownership first"
                 )
             raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
+        self._emit(ChangeKind.GROUP_UPDATED, group_id, caller)
         return group
 
     def delete_group(self, group_id: str, *, caller: str | None = None) -> None:
@@ -269,6 +281,7 @@ class WorkflowGroupManager:
         if not self.groups.delete(group_id, self._owner_condition(caller)):
             self._explain(group_id, caller, owner_only=True)
             raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
+        self._emit(ChangeKind.GROUP_DELETED, group_id, caller)
         self.fs.delete(self.fs.ids_for_groups([group_id]))
 
     # -- membership, one user at a time --------------------------------------
@@ -291,6 +304,7 @@ class WorkflowGroupManager:
             },
         )
         if group is not None:
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=member.user_id)
             return group
         self._explain(group_id, caller, owner_only=True)
         return self._full(self.get_group(group_id))  # already a member
@@ -316,6 +330,7 @@ class WorkflowGroupManager:
             {"$set": {"owner_id": user_id, "updated_at": utc_now()}},
         )
         if group is not None:
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return group
         access = self._explain(group_id, caller, owner_only=True)
         if user_id not in access.member_ids:
@@ -354,6 +369,7 @@ class WorkflowGroupManager:
             self.fs.delete([file_id])
             self._require_member(group_id, caller)
             raise UnauthorizedAccessError(FORBIDDEN_MEMBER)  # removed, then added again
+        self._emit(ChangeKind.FILE_UPLOADED, group_id, caller, file_id=file_id)
         return UploadedFile(
             file_id=file_id,
             name=name,
@@ -419,8 +435,21 @@ class WorkflowGroupManager:
         if not self.fs.remove(group_id, file_id):
             self._require_member(group_id, None)
             raise UnknownFileError(file_id)
+        self._emit(ChangeKind.FILE_DELETED, group_id, caller, file_id=file_id)
 
-    # -- checks ---------------------------------------------------------------
+    # -- changes and checks ---------------------------------------------------
+
+    def _emit(
+        self,
+        kind: ChangeKind,
+        group_id: str,
+        caller: str | None,
+        *,
+        file_id: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        """Announce a write that succeeded (after it: a refused write announces nothing)."""
+        self.changes.publish(Change(kind, group_id, file_id, user_id=user_id, by=caller))
 
     def _active_members(self, user_ids: list[str]) -> list[Member]:
         """Members for these ids, in order (one round trip); UnknownUserError for any unknown."""
@@ -482,6 +511,7 @@ class WorkflowGroupManager:
             group_id, member, {"owner_id": owner}, {"updated_at": utc_now()}
         )
         if updated is not None:
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return updated
         if attempts <= 1:
             raise ConstraintViolationError("the group changed meanwhile; try again")
