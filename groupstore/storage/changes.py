@@ -90,9 +90,15 @@ class ChangeLog:
     so they do not race each other for positions.
     """
 
-    def __init__(self, db: Database[Any], retention: timedelta = DEFAULT_RETENTION) -> None:
+    def __init__(
+        self,
+        db: Database[Any],
+        retention: timedelta = DEFAULT_RETENTION,
+        prune_every: int = PRUNE_EVERY,
+    ) -> None:
         self.collection = db[CHANGES]
         self.retention = retention.total_seconds()
+        self.prune_every = prune_every
         self._lock = threading.Lock()
         self._last = 0
         self._learned = -float("inf")  # when _last was known to exist (monotonic)
@@ -120,7 +126,7 @@ class ChangeLog:
             now = time.monotonic()
             self._last, self._learned = position, now
             self._appends += 1
-            if self._appends % PRUNE_EVERY == 1:
+            if self._appends % self.prune_every == 0:
                 self._prune(now, position)
         return change.at(position)
 
