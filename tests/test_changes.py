@@ -271,6 +271,21 @@ def test_entries_older_than_the_retention_are_pruned_by_writers(store: GroupStor
     assert left == [3, 4]  # 1 and 2 were appended more than 50 ms before the 4th append
 
 
+def test_the_log_keeps_at_most_max_entries_but_never_what_a_writer_may_still_trust(
+    store: GroupStore,
+) -> None:
+    log = ChangeLog(store.db, prune_every=4, max_entries=3)
+    log.fresh = 0.0  # a position is trusted for no time at all (a minute by default)
+    for n in range(8):
+        log.append(Change(ChangeKind.GROUP_UPDATED, f"g{n}"))  # prunes at 4 and 8
+
+    left = [c.position for c in log.read(0)]
+
+    # At 8, the count allows deleting up to 5, but 5 came after the last check (4):
+    # only what was there at a check older than ``fresh`` may go.
+    assert left == [5, 6, 7, 8]
+
+
 def test_a_writer_that_slept_through_a_prune_asks_for_the_newest_position(
     store: GroupStore,
 ) -> None:

@@ -18,10 +18,13 @@ positions are allocated is in docs/events.md; in short:
   missing while ``n + 2`` is there) can only be a write that is not visible
   yet, or one pruned away: the cursor waits up to ``gap_wait`` for it, then
   skips it (and logs it).
-* **Bounded**: writers delete entries older than ``retention`` (every
-  ``PRUNE_EVERY`` appends, judged by their own monotonic clock: positions
-  they appended more than ``retention`` ago). A position known longer than
-  ``retention / 2`` is read again before it is used, so a writer that slept
+* **Bounded**: every ``PRUNE_EVERY`` appends, a writer deletes entries
+  older than ``retention`` (judged by its own monotonic clock: positions it
+  appended more than ``retention`` ago) and all but the newest
+  ``max_entries`` (FerretDB scans the whole collection for every read, so
+  the log must stay small there); never entries younger than ``fresh``
+  (a minute at most). A position known longer than
+  ``fresh`` is read again before it is used, so a writer that slept
   through a prune never writes below the newest entry.
 * **Cost**: one insert per change; the first append of a process and each
   lost race cost one more read.
@@ -54,7 +57,9 @@ from groupstore.storage.errors import translated
 log = logging.getLogger("groupstore")
 
 CHANGES = "changes"
-DEFAULT_RETENTION = timedelta(hours=1)
+DEFAULT_RETENTION = timedelta(minutes=10)
+DEFAULT_MAX_ENTRIES = 5000
+FRESH_SECONDS = 60.0  # a known position is trusted this long; younger entries are never pruned
 DEFAULT_GAP_WAIT = 1.0
 DEFAULT_MAX_AWAIT_SECONDS = 1.0
 PRUNE_EVERY = 256
@@ -95,9 +100,12 @@ class ChangeLog:
         db: Database[Any],
         retention: timedelta = DEFAULT_RETENTION,
         prune_every: int = PRUNE_EVERY,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
     ) -> None:
         self.collection = db[CHANGES]
         self.retention = retention.total_seconds()
+        self.max_entries = max_entries
+        self.fresh = min(FRESH_SECONDS, self.retention / 2)
         self.prune_every = prune_every
         self._lock = threading.Lock()
         self._last = 0
@@ -131,7 +139,7 @@ class ChangeLog:
         return change.at(position)
 
     def _next_position(self) -> int:
-        if time.monotonic() - self._learned > self.retention / 2:
+        if time.monotonic() - self._learned > self.fresh:
             return self._newest_unlocked() + 1  # may have been pruned meanwhile: ask
         return self._last + 1
 
@@ -141,12 +149,19 @@ class ChangeLog:
         return newest
 
     def _prune(self, now: float, position: int) -> None:
-        """Delete what this process knows to be older than the retention (one delete)."""
+        """Delete what this process knows to be older than the retention, and all but the
+        newest ``max_entries`` (one delete)."""
         self._appended.append((now, position))
-        cutoff = None
+        expired = 0
         while self._appended and now - self._appended[0][0] > self.retention:
-            cutoff = self._appended.popleft()[1]
-        if cutoff is not None:
+            expired = self._appended.popleft()[1]
+        # Beyond max_entries, only entries older than ``fresh``: a writer trusts the
+        # position it knows that long, and the next one must not be gone meanwhile.
+        settled = max(
+            (known for when, known in self._appended if now - when > self.fresh), default=0
+        )
+        cutoff = max(expired, min(position - self.max_entries, settled))
+        if cutoff > 0:
             self.collection.delete_many({"_id": {"$lte": cutoff}})
 
     # -- reading -------------------------------------------------------------
