@@ -39,7 +39,7 @@ async def test_writes_through_each_process_reach_the_other_gateway_and_resume_af
 async def test_writes_reach_the_subscriber_in_one_process() -> None:
     if MONGO_URI:
         pytest.skip("the real-server legs run the two-gateway test")
-    with running_gateway(**FAST) as a:
+    with running_gateway(None, **FAST) as a:
         figures = await exercise(a, None, writes=10, cli_writes=0)
 
     assert figures.p(0.99) < DELIVERY_BOUND, figures.summary()
