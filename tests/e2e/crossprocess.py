@@ -23,7 +23,7 @@ import contextlib
 import os
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,7 @@ from tests.e2e.gqlclient import (
     CREATE_WORKFLOW,
     UPDATE_GROUP,
     Api,
+    Apis,
     admin_session,
     register_and_login,
     unique,
@@ -138,23 +139,21 @@ async def listening(
             await task
 
 
-def _api(gateway: Gateway) -> Callable[[str | None], Api]:
-    opened: list[Api] = []
-
-    def open_api(token: str | None = None) -> Api:
-        session = Api(gateway, token)
-        opened.append(session)
-        return session
-
-    return open_api
-
-
 async def exercise(a: Gateway, b: Gateway | None, writes: int, cli_writes: int) -> Figures:
     """Writes through A, B and the CLI reach the other gateway's subscriber; B killed; resume.
 
     ``b`` None (the in-memory store: one process): writes and subscriber share A.
     """
-    api_a = _api(a)
+    apis = Apis(a)
+    try:
+        return await _exercise(apis, a, b, writes, cli_writes)
+    finally:
+        apis.close()
+
+
+async def _exercise(
+    api_a: Apis, a: Gateway, b: Gateway | None, writes: int, cli_writes: int
+) -> Figures:
     _, token = register_and_login(api_a, unique("alice"))
     owner = api_a(token)
     workflow = admin_session(api_a).run(CREATE_WORKFLOW, name=unique("wf"))["createWorkflow"]["id"]
@@ -238,7 +237,7 @@ def _check_and_figures(
 @contextlib.contextmanager
 def two_gateways(**settings: str) -> Any:
     with (
-        running_gateway(**settings) as a,
+        running_gateway(None, **settings) as a,
         running_gateway((a.mongo_uri, a.database), **settings) as b,
     ):
         yield a, b
