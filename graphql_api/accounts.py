@@ -165,7 +165,8 @@ class AccountMutation:
     @mutation(
         "A new user: active, or inactive until `activateUser` when the server requires "
         "verification (the token is sent to the user). FORBIDDEN when registration is "
-        "closed, unless the caller is an administrator."
+        "closed, unless the caller is an administrator; TOO_MANY_REQUESTS (with "
+        "`extensions.retryAfter`) past the registrations allowed per address or in total."
     )
     async def register_user(self, info: Info, username: str, password: str) -> User:
         caller = info.context.user
@@ -176,8 +177,16 @@ class AccountMutation:
                 "registration is closed: ask an administrator for an account"
             )
         verify = settings.require_verification and not by_admin
+        # Self-registrations count against the per-address and total limits (an
+        # administrator's do not); past one: TOO_MANY_REQUESTS before any hashing.
+        address = None if by_admin else client_address(info) or "unknown"
         user = await password_work(
-            info, info.context.store.users.register_user, username, password, verify
+            info,
+            info.context.store.users.register_user,
+            username,
+            password,
+            verify,
+            client_address=address,
         )
         return User.from_domain(user)
 
@@ -209,7 +218,8 @@ class AccountMutation:
 
     @mutation(
         "Send a one-time password reset token to the user of that name. Always true: the "
-        "answer does not tell whether the name exists."
+        "answer does not tell whether the name exists. TOO_MANY_REQUESTS past the requests "
+        "allowed per name or address (counted apart from failed logins)."
     )
     async def request_password_reset(self, info: Info, username: str) -> bool:
         await run_in_threadpool(

@@ -35,6 +35,8 @@ from graphql_api.origin import PublicOrigin
 from graphql_api.schema import build_schema
 from graphql_api.settings import Settings
 from graphql_api.signing import Signer
+from graphql_api.sockets import SessionWatch, SocketLimits
+from graphql_api.subscriptions import SharedReads
 from graphql_api.timeouts import Deadlines
 from graphql_api.uploads import PREFLIGHT_HEADERS, BodyLimit
 from graphql_api.view import GatewayGraphQL
@@ -143,6 +145,10 @@ def create_app(
     app.state.settings = settings
     app.state.events = EventBroker()  # delivers nothing until the lifespan starts the real one
     app.state.signer = Signer.from_settings(settings)
+    # WebSockets: their bounds, their sessions' checks, the reads their events share.
+    app.state.sockets = SocketLimits(settings)
+    app.state.sessions = SessionWatch(settings.ws_session_check_seconds)
+    app.state.reads = SharedReads()
     return app
 
 

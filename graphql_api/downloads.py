@@ -17,9 +17,10 @@ after that (a later piece of a large file) can only cut the body short: the
 connection closes before ``Content-Length`` bytes. The response closes the
 stream on every path.
 HTTP: ``ETag`` + ``If-None-Match`` (304), one byte range (206; ``If-Range``
-honoured; 416 when unsatisfiable; several ranges get the whole file, which
-RFC 9110 allows), ``HEAD`` without a body. The file is always an attachment,
-never rendered by the browser (``nosniff``, a sandboxing CSP).
+honoured; 416 when unsatisfiable or when a position has more than 18 digits;
+several ranges get the whole file, which RFC 9110 allows), ``HEAD`` without a
+body. The file is always an attachment, never rendered by the browser
+(``nosniff``, a sandboxing CSP).
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from graphql_api.errors import GatewayError, HTTPError, error_response, public_e
 from graphql_api.signing import download_caller
 
 PIECE_SIZE = 256 * 1024
-# A byte position longer than this many digits is beyond any file (and int() refuses
-# more than 4,300 digits): it counts as "very large" instead of being converted.
+# The most digits a byte position may be written with, leading zeros included (10**18
+# bytes is beyond any file). A longer one is refused (416) without being converted:
+# int() raises past 4,300 digits, and the length is all that is looked at.
 _MAX_DIGITS = 18
-_HUGE = 10**_MAX_DIGITS
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
 # RFC 5987 attr-char, besides letters and digits: what may stay unescaped in filename*.
 _ATTR_CHARS = "!#$&+-.^_`|~"
@@ -182,7 +183,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The one byte range (inclusive) asked for; None to send the whole file.
 
     Malformed headers, other units and multiple ranges are ignored (None);
-    a well-formed range that selects nothing raises RangeNotSatisfiable.
+    a well-formed range that selects nothing raises RangeNotSatisfiable, and so
+    does a position written with more than 18 digits (leading zeros count):
+    no file is that large, and such a number is never converted (RFC 9110
+    lets a server reject a range it will not serve).
     """
     if header is None:
         return None
@@ -192,6 +196,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     first, last = match.groups()
     if first == "" and last == "":
         return None
+    if len(first) > _MAX_DIGITS or len(last) > _MAX_DIGITS:
+        raise RangeNotSatisfiable()
     if first == "":  # suffix: the last N bytes
         suffix = _number(last)
         if suffix == 0 or size == 0:
@@ -206,7 +212,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _number(digits: str) -> int:
-    return int(digits) if len(digits.lstrip("0")) <= _MAX_DIGITS else _HUGE
+    return int(digits)  # at most _MAX_DIGITS digits (checked by parse_range)
 
 
 def content_disposition(name: str) -> str:

@@ -78,7 +78,9 @@ class Query:
     @field(
         "Groups in creation order: the caller's own unless a filter or `all` is given, "
         "optionally of one workflow and/or with one member (summaries of groups the caller "
-        f"is not in). `first` is 0 to {MAX_PAGE_SIZE}; `after` takes `pageInfo.endCursor`."
+        "is not in). Another user's groups are only those the caller shares with them, "
+        "unless the caller is an administrator (membership is private). "
+        f"`first` is 0 to {MAX_PAGE_SIZE}; `after` takes `pageInfo.endCursor`."
     )
     async def groups(
         self,

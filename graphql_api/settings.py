@@ -100,6 +100,22 @@ class Settings:
     (pushed by MongoDB change streams on a replica set; elsewhere it falls back to ``poll``)."""
     events_poll_seconds: float = 0.2
     """GROUPSTORE_EVENTS_POLL_SECONDS: how often each gateway reads the change log."""
+    ws_max_sockets: int = 500
+    """GROUPSTORE_WS_MAX_SOCKETS: open WebSockets per process (at most half of
+    GROUPSTORE_MAX_CONNECTIONS is used, so HTTP keeps the rest); beyond: refused."""
+    ws_max_sockets_per_address: int = 50
+    """GROUPSTORE_WS_MAX_SOCKETS_PER_ADDRESS: open WebSockets per client address."""
+    ws_max_sockets_per_user: int = 20
+    """GROUPSTORE_WS_MAX_SOCKETS_PER_USER: authenticated WebSockets per user (beyond: 4429)."""
+    ws_max_subscriptions_per_user: int = 100
+    """GROUPSTORE_WS_MAX_SUBSCRIPTIONS_PER_USER: subscriptions per user at once, over all
+    their sockets (beyond: TOO_MANY_REQUESTS); also the operations per socket."""
+    ws_init_timeout_seconds: float = 3.0
+    """GROUPSTORE_WS_INIT_TIMEOUT_SECONDS: time for a socket to send ``connection_init``
+    (else closed with 4408)."""
+    ws_session_check_seconds: float = 0.5
+    """GROUPSTORE_WS_SESSION_CHECK_SECONDS: how often an open socket's session is checked
+    against the database, and the oldest check an operation may rely on (under 1 s)."""
     # Accounts. GROUPSTORE_ADMINS is read by groupstore.connect itself.
     open_registration: bool = True
     """GROUPSTORE_OPEN_REGISTRATION: anyone may ``registerUser`` (else administrators only)."""
@@ -123,6 +139,22 @@ class Settings:
     """GROUPSTORE_LOGIN_FAILURES_PER_ADDRESS: failed logins per client address and window."""
     login_failure_window_seconds: int = 60
     """GROUPSTORE_LOGIN_FAILURE_WINDOW_SECONDS: the window those limits count in."""
+    reset_requests_per_user: int = 5
+    """GROUPSTORE_RESET_REQUESTS_PER_USER: ``requestPasswordReset`` calls per user name
+    (known or not) and window (0: no limit); counted apart from failed logins."""
+    reset_requests_per_address: int = 50
+    """GROUPSTORE_RESET_REQUESTS_PER_ADDRESS: ``requestPasswordReset`` calls per client
+    address and window (0: no limit)."""
+    reset_request_window_seconds: int = 15 * 60
+    """GROUPSTORE_RESET_REQUEST_WINDOW_SECONDS: the window the reset limits count in."""
+    registrations_per_address: int = 20
+    """GROUPSTORE_REGISTRATIONS_PER_ADDRESS: self-registrations per client address and
+    window (0: no limit); an administrator's ``registerUser`` is not counted."""
+    registrations_total: int = 200
+    """GROUPSTORE_REGISTRATIONS_TOTAL: self-registrations from all addresses together per
+    window (0: no limit)."""
+    registration_window_seconds: int = 60
+    """GROUPSTORE_REGISTRATION_WINDOW_SECONDS: the window the registration limits count in."""
     activation_token_ttl_seconds: int = 2 * 24 * 60 * 60
     """GROUPSTORE_ACTIVATION_TOKEN_TTL_SECONDS: lifetime of an activation token."""
     reset_token_ttl_seconds: int = 60 * 60
@@ -168,6 +200,17 @@ class Settings:
             value = getattr(self, name)
             _check(0 < value <= 86400, name.upper(), "must be between 0 and 86400 (exclusive of 0)")
         _check(self.max_connections >= 1, "MAX_CONNECTIONS", "must be at least 1")
+        for name in (
+            "ws_max_sockets", "ws_max_sockets_per_address", "ws_max_sockets_per_user",
+            "ws_max_subscriptions_per_user",
+        ):  # fmt: skip
+            _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
+        _check(
+            0 < self.ws_init_timeout_seconds <= 60, "WS_INIT_TIMEOUT_SECONDS", "must be in (0, 60]"
+        )
+        _check(
+            0 < self.ws_session_check_seconds < 1, "WS_SESSION_CHECK_SECONDS", "must be in (0, 1)"
+        )
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             _check(
@@ -199,7 +242,8 @@ class Settings:
         for name in (
             "password_min_length", "argon2_time_cost", "argon2_parallelism", "hash_concurrency",
             "login_failure_window_seconds", "activation_token_ttl_seconds",
-            "reset_token_ttl_seconds",
+            "reset_token_ttl_seconds", "reset_request_window_seconds",
+            "registration_window_seconds",
         ):  # fmt: skip
             _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
         _check(
@@ -210,7 +254,10 @@ class Settings:
         _check(
             0 <= self.hash_wait_seconds <= 3600, "HASH_WAIT_SECONDS", "must be between 0 and 3600"
         )
-        for name in ("login_failures_per_user", "login_failures_per_address"):
+        for name in (
+            "login_failures_per_user", "login_failures_per_address", "reset_requests_per_user",
+            "reset_requests_per_address", "registrations_per_address", "registrations_total",
+        ):  # fmt: skip
             _check(getattr(self, name) >= 0, name.upper(), "must not be negative")
         _check(1 <= self.smtp_port <= 65535, "SMTP_PORT", "must be between 1 and 65535")
         _check(self.smtp_tls in _SMTP_TLS, "SMTP_TLS", f"must be one of {', '.join(_SMTP_TLS)}")
@@ -230,6 +277,12 @@ class Settings:
             login_failures_per_user=self.login_failures_per_user,
             login_failures_per_address=self.login_failures_per_address,
             login_failure_window=timedelta(seconds=self.login_failure_window_seconds),
+            reset_requests_per_user=self.reset_requests_per_user,
+            reset_requests_per_address=self.reset_requests_per_address,
+            reset_request_window=timedelta(seconds=self.reset_request_window_seconds),
+            registrations_per_address=self.registrations_per_address,
+            registrations_total=self.registrations_total,
+            registration_window=timedelta(seconds=self.registration_window_seconds),
             activation_token_ttl=timedelta(seconds=self.activation_token_ttl_seconds),
             reset_token_ttl=timedelta(seconds=self.reset_token_ttl_seconds),
         )
@@ -246,6 +299,11 @@ class Settings:
             password=self.smtp_password,
             tls=cast(Any, self.smtp_tls),
         )
+
+    @property
+    def ws_socket_limit(self) -> int:
+        """Open WebSockets allowed: the setting, within half the connection bound."""
+        return max(1, min(self.ws_max_sockets, self.max_connections // 2))
 
     @property
     def in_memory(self) -> bool:
@@ -282,6 +340,12 @@ class Settings:
             "signed_url_max_ttl_seconds": _int,
             "events": _lower,
             "events_poll_seconds": _float,
+            "ws_max_sockets": _int,
+            "ws_max_sockets_per_address": _int,
+            "ws_max_sockets_per_user": _int,
+            "ws_max_subscriptions_per_user": _int,
+            "ws_init_timeout_seconds": _float,
+            "ws_session_check_seconds": _float,
             "open_registration": _bool,
             "require_verification": _bool,
             "password_min_length": _int,
@@ -293,6 +357,12 @@ class Settings:
             "login_failures_per_user": _int,
             "login_failures_per_address": _int,
             "login_failure_window_seconds": _int,
+            "reset_requests_per_user": _int,
+            "reset_requests_per_address": _int,
+            "reset_request_window_seconds": _int,
+            "registrations_per_address": _int,
+            "registrations_total": _int,
+            "registration_window_seconds": _int,
             "activation_token_ttl_seconds": _int,
             "reset_token_ttl_seconds": _int,
             "smtp_host": _optional_str,

@@ -19,7 +19,10 @@ stable string ``code`` that the GraphQL gateway sends to clients as
     ├── UnauthorizedAccessError          FORBIDDEN
     ├── TooManyRequestsError             TOO_MANY_REQUESTS
     ├── StoreUnavailableError            STORE_UNAVAILABLE
-    └── ChangeStreamsUnsupportedError    CHANGE_STREAMS_UNSUPPORTED
+    ├── ChangeStreamsUnsupportedError    CHANGE_STREAMS_UNSUPPORTED
+    ├── StoreNotEmptyError               STORE_NOT_EMPTY
+    └── ArchiveError                     ARCHIVE_CORRUPT
+        └── TruncatedArchiveError        ARCHIVE_TRUNCATED
 
 Errors keep their constructor arguments in ``args`` so that they pickle and
 have a readable ``repr`` (flowserv's errors lose both).
@@ -160,3 +163,21 @@ class ChangeStreamsUnsupportedError(GroupStoreError):
     """
 
     code: ClassVar[str] = "CHANGE_STREAMS_UNSUPPORTED"
+
+
+class StoreNotEmptyError(GroupStoreError):
+    """Raised by ``restore`` into a store that holds data, unless merging was asked for."""
+
+    code: ClassVar[str] = "STORE_NOT_EMPTY"
+
+
+class ArchiveError(GroupStoreError):
+    """Raised for a backup archive that is not one, or whose bytes do not match its checksums."""
+
+    code: ClassVar[str] = "ARCHIVE_CORRUPT"
+
+
+class TruncatedArchiveError(ArchiveError):
+    """Raised for a backup archive that ends before its trailer (an interrupted copy)."""
+
+    code: ClassVar[str] = "ARCHIVE_TRUNCATED"

@@ -7,7 +7,10 @@ access rule itself (see ``ACCESS_RULES`` and the README):
 
 * anyone: a group's summary (id, name, workflow, timestamps);
 * members: everything, and upload, list, download and delete files; leave;
-* the owner: also rename, change membership, transfer ownership, delete.
+* the owner: also rename, change membership, transfer ownership, delete;
+* membership is private: another user's groups (``list_groups(user_id=)``)
+  are listed only where the caller is a member too, unless the caller is an
+  administrator.
 
 The rule is written into the write: the update's filter carries it
 (``{"_id": g, "owner_id": caller}``), and only when nothing matched does one
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from groupstore.changes import Change, ChangeKind, Publisher
+from groupstore.directory import Directory, StoreDirectory
 from groupstore.errors import (
     ConstraintViolationError,
     UnauthorizedAccessError,
@@ -35,7 +39,7 @@ from groupstore.errors import (
     UnknownWorkflowError,
     UnknownWorkflowGroupError,
 )
-from groupstore.model import JSON, FileHandle, Group, GroupSummary, Member, UploadedFile
+from groupstore.model import JSON, FileHandle, Group, GroupSummary, UploadedFile
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.backend import StorageLike, storage_of
 from groupstore.storage.documents import file_from_document, member_fields, utc_now
@@ -51,11 +55,15 @@ from groupstore.validation import (
 )
 
 MAX_PAGE_SIZE = 1000
+LIST_RULE = (
+    "any user (summaries of groups they are not in); another user's groups only where "
+    "the caller is a member too, unless an administrator"
+)
 
 ACCESS_RULES: dict[str, str] = {
     "get_group": "any user (the summary unless a member)",
-    "list_groups": "any user (summaries of groups they are not in)",
-    "list_groups_page": "any user (summaries of groups they are not in)",
+    "list_groups": LIST_RULE,
+    "list_groups_page": LIST_RULE,
     "create_group": "any user (becomes the owner)",
     "update_group": "owner",
     "delete_group": "owner",
@@ -109,20 +117,23 @@ class WorkflowGroupManager:
         db: StorageLike,
         fs: Any = None,
         users: UserManager | None = None,
+        directory: Directory | None = None,
         publisher: Publisher | None = None,
     ):
         """``db``: the store's storage, or a pymongo database to build one on.
 
         ``fs``: the GridFS bucket of ``db`` by default (a ``gridfs.GridFSBucket`` works too).
+        ``directory``: where members and workflows are looked up; groupstore's
+        own users and workflows by default.
         ``publisher``: where each acknowledged write's ``Change`` goes (the storage's
         change log by default).
         """
         storage = storage_of(db, fs)
         self.changes: Publisher = publisher or storage.changes
         self.groups = storage.groups
-        self.workflows = storage.workflows
         self.fs = storage.fs
-        self.users = users or UserManager(storage)
+        self.users = users or UserManager(storage, publisher=self.changes)
+        self.directory = directory or StoreDirectory(self.users, storage.workflows)
 
     # -- groups ---------------------------------------------------------------
 
@@ -160,7 +171,7 @@ class WorkflowGroupManager:
             raise UnknownUserError(None)
         member_ids = validate_user_ids([user_id, *validate_user_ids(members or [])])
         given = parameters_from_input(parameters) if parameters is not None else None
-        workflow = self.workflows.get(workflow_id)
+        workflow = self.directory.workflow(workflow_id)
         if workflow is None:
             raise UnknownWorkflowError(workflow_id)
         now = utc_now()
@@ -171,7 +182,7 @@ class WorkflowGroupManager:
             created_at=now,
             updated_at=now,
             owner_id=user_id,
-            members=self._active_members(member_ids),
+            members=self.directory.members(member_ids),
             parameters=workflow.parameters if given is None else given,
             workflow_spec=workflow.workflow_spec if workflow_spec is None else workflow_spec,
             engine_config=workflow.engine_config if engine_config is None else engine_config,
@@ -210,12 +221,16 @@ class WorkflowGroupManager:
     ) -> list[Group] | list[GroupSummary]:
         """Groups in creation order, of a workflow and/or with a member.
 
+        With ``caller``, another user's groups are only those the caller shares
+        with them, unless the caller is an administrator (see ``_shared_with``).
         Raises UnknownWorkflowError / UnknownUserError for an unknown filter;
         those are checked only when nothing matched (a match proves existence).
         """
-        groups = [visible_to(group, caller) for _, group in self.groups.find(workflow_id, user_id)]
+        shared_with, user_known = self._shared_with(user_id, caller)
+        found = self.groups.find(workflow_id, user_id, shared_with=shared_with)
+        groups = [visible_to(group, caller) for _, group in found]
         if not groups:
-            self._check_filters(workflow_id, user_id)
+            self._check_filters(workflow_id, user_id, user_known)
         return groups
 
     def list_groups_page(
@@ -231,9 +246,14 @@ class WorkflowGroupManager:
         if not isinstance(first, int) or not 0 <= first <= MAX_PAGE_SIZE:
             raise ConstraintViolationError(f"page size must be between 0 and {MAX_PAGE_SIZE}")
         # One extra row tells whether another page exists, in the same round trip.
-        items = list(self.groups.find(workflow_id, user_id, after=after, limit=first + 1))
+        shared_with, user_known = self._shared_with(user_id, caller)
+        items = list(
+            self.groups.find(
+                workflow_id, user_id, after=after, limit=first + 1, shared_with=shared_with
+            )
+        )
         if not items and after is None:
-            self._check_filters(workflow_id, user_id)
+            self._check_filters(workflow_id, user_id, user_known)
         visible = [(cursor, visible_to(group, caller)) for cursor, group in items[:first]]
         return GroupPage(items=visible, has_next_page=len(items) > first)
 
@@ -258,7 +278,7 @@ class WorkflowGroupManager:
             return self._full(self.get_group(group_id, caller=caller))
         conditions = self._owner_condition(caller)
         if member_ids is not None:
-            changes.update(member_fields(self._active_members(member_ids)))
+            changes.update(member_fields(self.directory.members(member_ids)))
             # The owner must stay a member; the filter checks it in the same write.
             if caller is None:
                 conditions["owner_id"] = {"$in": member_ids}
@@ -288,7 +308,7 @@ class WorkflowGroupManager:
 
     def add_member(self, group_id: str, user_id: str, *, caller: str | None = None) -> Group:
         """Add an active user to the group (the owner's call); adding a member again is a no-op."""
-        (member,) = self._active_members(validate_user_ids([user_id]))
+        (member,) = self.directory.members(validate_user_ids([user_id]))
         entry = {"user_id": member.user_id, "username": member.username}
         # The filter skips a member already there (no write at all); $addToSet
         # keeps both lists free of duplicates even if it did not (FerretDB 1.x
@@ -451,19 +471,6 @@ class WorkflowGroupManager:
         """Announce a write that succeeded (after it: a refused write announces nothing)."""
         self.changes.publish(Change(kind, group_id, file_id, user_id=user_id, by=caller))
 
-    def _active_members(self, user_ids: list[str]) -> list[Member]:
-        """Members for these ids, in order (one round trip); UnknownUserError for any unknown."""
-        if not user_ids:
-            return []
-        found = {user.user_id: user for user in self.users.get_users(user_ids) if user.active}
-        members = []
-        for user_id in user_ids:
-            user = found.get(user_id)
-            if user is None:
-                raise UnknownUserError(user_id)
-            members.append(Member(user_id=user.user_id, username=user.username))
-        return members
-
     @staticmethod
     def _owner_condition(caller: str | None) -> dict[str, Any]:
         return {} if caller is None else {"owner_id": caller}
@@ -524,8 +531,33 @@ class WorkflowGroupManager:
             raise UnauthorizedAccessError(FORBIDDEN_OWNER)
         return group
 
-    def _check_filters(self, workflow_id: str | None, user_id: str | None) -> None:
-        if workflow_id is not None and not self.workflows.exists(workflow_id):
+    def _shared_with(
+        self, user_id: str | None, caller: str | None
+    ) -> tuple[str | None, bool | None]:
+        """Membership privacy: (the member a listing must also have, whether ``user_id``
+        is an active user; None: not read).
+
+        Listing another user's groups shows who they work with, so a caller
+        sees only the groups they share with that user (where they are a member
+        anyway); an administrator sees all of them. One round trip reads both
+        users (whether the caller is an administrator, whether the user
+        exists), so an empty listing needs no other read of the user.
+        """
+        if caller is None or user_id is None or user_id == caller:
+            return None, None
+        users = {user.user_id: user for user in self.users.get_users([user_id, caller])}
+        listed, acting = users.get(user_id), users.get(caller)
+        admin = acting is not None and acting.active and acting.is_admin
+        return (None if admin else caller), listed is not None and listed.active
+
+    def _check_filters(
+        self, workflow_id: str | None, user_id: str | None, user_known: bool | None = None
+    ) -> None:
+        """UnknownWorkflowError / UnknownUserError for a filter naming nothing
+        (``user_known``: the user's existence is already known, no read needed)."""
+        if workflow_id is not None and not self.directory.workflow_exists(workflow_id):
             raise UnknownWorkflowError(workflow_id)
-        if user_id is not None:
-            self.users.get_user(user_id, active=True)
+        if user_id is not None and user_known is None:
+            self.directory.members([user_id])
+        elif user_id is not None and not user_known:
+            raise UnknownUserError(user_id)

@@ -7,10 +7,21 @@ most ``max_concurrent`` computations run at once per process, so password
 hashing never holds more than ``max_concurrent x memory_cost`` (128 MiB by
 default); the others wait up to ``wait_seconds`` for a slot and then fail
 with ``TooManyRequestsError`` instead of piling up.
+
+Imported accounts (``groupstore import-flowserv --standalone``) keep
+flowserv's passlib ``pbkdf2_sha256`` hashes (``$pbkdf2-sha256$rounds$salt$sum``,
+adapted base64). ``verify_password`` checks them with the standard library's
+PBKDF2 (``hashlib.pbkdf2_hmac``; only the hash string's layout is parsed here),
+and ``needs_rehash`` says yes, so the first successful login replaces them by
+an Argon2id hash.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import logging
 import os
 import sys
@@ -25,6 +36,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from groupstore.errors import ConstraintViolationError, TooManyRequestsError
 
 KiB = 1024
+PBKDF2_SHA256 = "$pbkdf2-sha256$"
+"""The prefix of passlib's pbkdf2_sha256 hashes, flowserv's password hashes."""
 T = TypeVar("T")
 log = logging.getLogger("groupstore")
 
@@ -114,6 +127,9 @@ def hash_password(hasher: PasswordHasher, slots: HashingSlots, password: str) ->
 def verify_password(
     hasher: PasswordHasher, slots: HashingSlots, secret: str, password: str
 ) -> bool:
+    if secret.startswith(PBKDF2_SHA256):
+        return slots.run(lambda: _verify_pbkdf2_sha256(secret, password))
+
     def verify() -> bool:
         try:
             return hasher.verify(secret, password)
@@ -121,3 +137,51 @@ def verify_password(
             return False
 
     return slots.run(verify)
+
+
+def needs_rehash(hasher: PasswordHasher, secret: str) -> bool:
+    """Whether a stored hash should be replaced: an imported one, or weaker Argon2 costs."""
+    if secret.startswith(PBKDF2_SHA256):
+        return True
+    try:
+        return hasher.check_needs_rehash(secret)
+    except InvalidHashError:
+        return True
+
+
+def is_known_hash(secret: object) -> bool:
+    """Whether ``secret`` is a password hash this module verifies (Argon2 or pbkdf2_sha256)."""
+    if not isinstance(secret, str):
+        return False
+    if secret.startswith(PBKDF2_SHA256):
+        return _parse_pbkdf2_sha256(secret) is not None
+    return secret.startswith("$argon2")
+
+
+def _parse_pbkdf2_sha256(secret: str) -> tuple[int, bytes, bytes] | None:
+    """(rounds, salt, checksum) of a passlib pbkdf2_sha256 hash; None if malformed."""
+    parts = secret[len(PBKDF2_SHA256) :].split("$")
+    if len(parts) != 3 or not parts[0].isdigit():
+        return None
+    try:
+        salt, checksum = (_ab64_decode(part) for part in parts[1:])
+    except (binascii.Error, ValueError):
+        return None
+    rounds = int(parts[0])
+    if not 1 <= rounds <= 10_000_000 or len(checksum) != 32:
+        return None
+    return rounds, salt, checksum
+
+
+def _ab64_decode(text: str) -> bytes:
+    """passlib's "adapted base64": ``.`` for ``+``, no padding."""
+    return base64.b64decode(text.replace(".", "+") + "=" * (-len(text) % 4), validate=True)
+
+
+def _verify_pbkdf2_sha256(secret: str, password: str) -> bool:
+    parsed = _parse_pbkdf2_sha256(secret)
+    if parsed is None:
+        return False
+    rounds, salt, checksum = parsed
+    computed = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, rounds)
+    return hmac.compare_digest(computed, checksum)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from groupstore.directory import Directory
 from groupstore.storage.repair import find_orphans, remove_orphans
 from groupstore.store import GroupStore
 
@@ -67,9 +68,13 @@ def repair(
     grace: timedelta = DEFAULT_GRACE,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
+    directory: Directory | None = None,
 ) -> RepairReport:
     """Find orphans older than ``grace`` and, unless ``dry_run``, remove them."""
-    orphans = find_orphans(store.db, store.fs, grace, progress=progress)
+    workflows_among = None if directory is None else directory.workflows_among
+    orphans = find_orphans(
+        store.db, store.fs, grace, progress=progress, workflows_among=workflows_among
+    )
     if not dry_run:
         remove_orphans(store.db, store.fs, orphans, progress=progress, groups=store.storage.groups)
     return RepairReport(

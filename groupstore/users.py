@@ -9,7 +9,10 @@ log out (flowserv reused one plain-text key per user).
 Failed password checks are counted per user name and per client address in
 MongoDB (``login_failures``), so every gateway process on one database
 shares the count; past the limit a login is refused with
-``TooManyRequestsError`` before any hash is computed.
+``TooManyRequestsError`` before any hash is computed. Password-reset
+requests and self-registrations are counted in the same collection under
+keys and limits of their own: neither can lock an address out of login, and
+a refused registration computes no hash.
 
 Administrators (``User.is_admin``) are named by ``admins`` (user names, also
 for users who register later) or promoted with ``promote_user``. Methods
@@ -45,7 +48,9 @@ from groupstore.passwords import (
     Argon2Parameters,
     HashingSlots,
     hash_password,
+    is_known_hash,
     memory_ceiling_bytes,
+    needs_rehash,
     verify_password,
 )
 from groupstore.senders import (
@@ -58,11 +63,21 @@ from groupstore.senders import (
 )
 from groupstore.storage.backend import StorageLike, storage_of
 from groupstore.storage.documents import utc_now
-from groupstore.validation import DEFAULT_PASSWORD_MIN_LENGTH, validate_name, validate_password
+from groupstore.validation import (
+    DEFAULT_PASSWORD_MIN_LENGTH,
+    validate_identifier,
+    validate_name,
+    validate_password,
+)
 
 log = logging.getLogger("groupstore.accounts")
 
 DEFAULT_TOKEN_TTL = timedelta(hours=24)
+# The AccountPolicy counts (0 turns one off).
+_LIMITS = (
+    "login_failures_per_user", "login_failures_per_address", "reset_requests_per_user",
+    "reset_requests_per_address", "registrations_per_address", "registrations_total",
+)  # fmt: skip
 MAX_PAGE_SIZE = 1000
 INVALID_TOKEN = "the token is invalid, already used or expired"
 
@@ -83,15 +98,25 @@ class AccountPolicy:
     login_failures_per_user: int = 10
     login_failures_per_address: int = 100
     login_failure_window: timedelta = timedelta(minutes=1)
+    reset_requests_per_user: int = 5
+    reset_requests_per_address: int = 50
+    reset_request_window: timedelta = timedelta(minutes=15)
+    registrations_per_address: int = 20
+    registrations_total: int = 200
+    registration_window: timedelta = timedelta(minutes=1)
     activation_token_ttl: timedelta = timedelta(days=2)
     reset_token_ttl: timedelta = timedelta(hours=1)
 
     def __post_init__(self) -> None:
         if self.password_min_length < 1:
             raise ConstraintViolationError("password_min_length must be at least 1")
-        if self.login_failures_per_user < 0 or self.login_failures_per_address < 0:
-            raise ConstraintViolationError("login failure limits must not be negative")
-        for name in ("login_failure_window", "activation_token_ttl", "reset_token_ttl"):
+        for name in _LIMITS:
+            if getattr(self, name) < 0:
+                raise ConstraintViolationError(f"{name} must not be negative")
+        for name in (
+            "login_failure_window", "reset_request_window", "registration_window",
+            "activation_token_ttl", "reset_token_ttl",
+        ):  # fmt: skip
             if getattr(self, name) <= timedelta(0):
                 raise ConstraintViolationError(f"{name} must be positive")
         HashingSlots(self.hash_concurrency, self.hash_wait_seconds)  # checks both
@@ -147,8 +172,20 @@ class UserManager:
 
     # Registration and the account lifecycle
 
-    def register_user(self, username: str, password: str, verify: bool = False) -> User:
+    def register_user(
+        self,
+        username: str,
+        password: str,
+        verify: bool = False,
+        *,
+        client_address: str | None = None,
+    ) -> User:
         """A new user, active unless ``verify``; DuplicateUserError if the name is taken.
+
+        With ``client_address`` (a self-registration from outside) the call
+        counts against ``registrations_per_address`` and ``registrations_total``
+        in ``registration_window``; past either it raises TooManyRequestsError
+        before hashing anything. Without it the caller is trusted (no limit).
 
         With ``verify`` the user is inactive until activated, and a one-time
         activation token goes to the sender (for ``activate_user_with_token``).
@@ -158,6 +195,8 @@ class UserManager:
         """
         username = validate_name(username, "user name")
         validate_password(password, self.policy.password_min_length)
+        if client_address is not None:
+            self._count(self._registration_keys(client_address), self.policy.registration_window)
         key = _username_key(username)
         user = User(
             user_id=uuid.uuid4().hex,
@@ -169,6 +208,35 @@ class UserManager:
         self.users.insert(user, key, self._hash(password))
         if verify:
             self._issue(user, ACTIVATE, self.policy.activation_token_ttl)
+        return user
+
+    def import_user(
+        self, user_id: str, username: str, password_hash: str, active: bool = True
+    ) -> User:
+        """A user moved from another system, with its id and its password hash as they are.
+
+        ``password_hash``: Argon2, or flowserv's passlib ``pbkdf2_sha256``, which
+        the user's first login replaces by Argon2 (``groupstore.passwords``).
+        DuplicateUserError if the id or the name (regardless of case) is taken;
+        ConstraintViolationError for a bad id or name or an unknown hash format.
+        """
+        identifier = validate_identifier(user_id)
+        if identifier is None:
+            raise ConstraintViolationError("an imported user needs its id")
+        username = validate_name(username, "user name")
+        if not is_known_hash(password_hash):
+            raise ConstraintViolationError(
+                f"user '{username}': not an Argon2 or pbkdf2_sha256 password hash"
+            )
+        key = _username_key(username)
+        user = User(
+            user_id=identifier,
+            username=username,
+            active=active,
+            created_at=self.clock(),
+            is_admin=key in self.admins,
+        )
+        self.users.insert(user, key, password_hash)
         return user
 
     def activate_user(self, user_id: str, caller: str | None = None) -> User:
@@ -214,15 +282,19 @@ class UserManager:
         """Send a one-time reset token to an active user of that name, if there is one.
 
         Answers the same whether or not the name exists (no enumeration).
-        Requests count against the same limits as failed logins, per name and
-        per address, so nobody can flood a user's inbox.
+        Requests are counted per name and per address against limits of their
+        own (``reset_requests_per_*``), so nobody can flood a user's inbox, and
+        requests never count as failed logins (they cannot lock an address out).
         """
         if not isinstance(username, str):
             raise ConstraintViolationError("user name must be a string")
         key = _username_key(username.strip())
-        throttle_keys = self._throttle_keys("reset", key, client_address)
-        self._check_throttle(throttle_keys)
-        self._record_failure(throttle_keys)
+        keys = [("reset:" + _digest(key), self.policy.reset_requests_per_user)]
+        if client_address:
+            keys.append(
+                ("reset-addr:" + _digest(client_address), self.policy.reset_requests_per_address)
+            )
+        self._count(keys, self.policy.reset_request_window)
         found = self.users.get_credentials(key) if _storable(key) else None
         if found is not None:
             self._issue(found[0], RESET_PASSWORD, self.policy.reset_token_ttl)
@@ -259,7 +331,7 @@ class UserManager:
         if found is None:
             raise UnknownUserError(user_id)
         user, secret = found
-        throttle_keys = self._throttle_keys("user", _username_key(user.username), None)
+        throttle_keys = self._login_keys(_username_key(user.username), None)
         self._check_throttle(throttle_keys)
         if not isinstance(old_password, str) or not self._verify(secret, old_password):
             self._record_failure(throttle_keys)
@@ -320,7 +392,7 @@ class UserManager:
         if not isinstance(username, str) or not isinstance(password, str):
             raise UnknownUserError(str(username))
         key = _username_key(username.strip())
-        throttle_keys = self._throttle_keys("user", key, client_address)
+        throttle_keys = self._login_keys(key, client_address)
         self._check_throttle(throttle_keys)
         found = self.users.get_credentials(key) if _storable(key) else None
         if found is None:
@@ -331,7 +403,7 @@ class UserManager:
         if not self._verify(secret, password):
             self._record_failure(throttle_keys)
             raise UnknownUserError(username)
-        if self.hasher.check_needs_rehash(secret):
+        if needs_rehash(self.hasher, secret):
             self.users.set_secret(user.user_id, self._hash(password))
         token = secrets.token_urlsafe(32)
         expires_at = self.clock() + self.token_ttl
@@ -411,22 +483,34 @@ class UserManager:
             self._decoy = (self.hasher, self._hash(secrets.token_hex(16)))
         return self._decoy[1]
 
-    def _throttle_keys(
-        self, kind: str, username_key: str, client_address: str | None
-    ) -> list[tuple[str, int]]:
-        """(counter key, limit) pairs; keys are digests, so no name is stored in clear."""
-        keys = [(f"{kind}:{_digest(username_key)}", self.policy.login_failures_per_user)]
+    def _login_keys(self, username_key: str, client_address: str | None) -> list[tuple[str, int]]:
+        """(counter key, limit) pairs of failed logins; keys are digests, so no name
+        or address is stored in clear."""
+        keys = [("user:" + _digest(username_key), self.policy.login_failures_per_user)]
         if client_address:
-            keys.append((f"addr:{_digest(client_address)}", self.policy.login_failures_per_address))
-        return [(key, limit) for key, limit in keys if limit > 0]
+            keys.append(("addr:" + _digest(client_address), self.policy.login_failures_per_address))
+        return keys
 
-    def _check_throttle(self, keys: list[tuple[str, int]]) -> None:
-        """TooManyRequestsError if any key has ``limit`` failures in the window."""
-        now = self.clock()
-        window = self.policy.login_failure_window
-        since = now - window
+    def _registration_keys(self, client_address: str) -> list[tuple[str, int]]:
+        return [
+            ("register-addr:" + _digest(client_address), self.policy.registrations_per_address),
+            ("register", self.policy.registrations_total),
+        ]
+
+    def _count(self, keys: list[tuple[str, int]], window: timedelta) -> None:
+        """Refuse past a limit (TooManyRequestsError), else count one more attempt."""
+        self._check_throttle(keys, window)
+        self._record_failure(keys, window)
+
+    def _check_throttle(self, keys: list[tuple[str, int]], window: timedelta | None = None) -> None:
+        """TooManyRequestsError if any key has ``limit`` attempts in the window
+        (the login failure window unless given). A limit of 0 is no limit."""
+        keys = [(key, limit) for key, limit in keys if limit > 0]
         if not keys:
             return
+        now = self.clock()
+        window = window or self.policy.login_failure_window
+        since = now - window
         # One round trip for all keys (see FailureLog.newest for why the sum is enough).
         newest = self.failures.newest([k for k, _ in keys], since, sum(n for _, n in keys))
         for key, limit in keys:
@@ -435,14 +519,13 @@ class UserManager:
                 continue
             retry_after = max(1, math.ceil((times[limit - 1] + window - now).total_seconds()))
             raise TooManyRequestsError(
-                retry_after, f"too many failed attempts; try again in {retry_after} s"
+                retry_after, f"too many attempts; try again in {retry_after} s"
             )
 
-    def _record_failure(self, keys: list[tuple[str, int]]) -> None:
-        if keys:
-            self.failures.record(
-                [key for key, _ in keys], self.clock(), self.policy.login_failure_window
-            )
+    def _record_failure(self, keys: list[tuple[str, int]], window: timedelta | None = None) -> None:
+        counted = [key for key, limit in keys if limit > 0]
+        if counted:
+            self.failures.record(counted, self.clock(), window or self.policy.login_failure_window)
 
     def _issue(self, user: User, purpose: TokenPurpose, ttl: timedelta) -> None:
         token = secrets.token_urlsafe(32)

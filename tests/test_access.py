@@ -21,6 +21,7 @@ from groupstore import (
     Group,
     GroupSummary,
     UnauthorizedAccessError,
+    UnknownUserError,
     UnknownWorkflowGroupError,
 )
 
@@ -156,6 +157,59 @@ def test_listings_give_summaries_of_groups_the_caller_is_not_in(world, workflow)
     assert listed[1] == own
     page = store.groups.list_groups_page(workflow_id=workflow.workflow_id, caller=outsider)
     assert [type(group) for _, group in page.items] == [GroupSummary, Group]
+
+
+@pytest.fixture
+def memberships(world, workflow):
+    """Groups of ``member``: ``team`` (with the owner), ``shared`` (with the outsider, who
+    owns it), ``alone``; and the outsider's own ``solo``."""
+    store, users = world.store, world.users
+    create = store.groups.create_group
+    shared = create(
+        workflow.workflow_id, "shared", user_id=users["outsider"], members=[users["member"]]
+    )
+    alone = create(workflow.workflow_id, "alone", user_id=users["member"])
+    solo = create(workflow.workflow_id, "solo", user_id=users["outsider"])
+    return {"team": world.group, "shared": shared, "alone": alone, "solo": solo}
+
+
+def listed_names(world, user: str, caller: str) -> tuple[list[str], list[str]]:
+    """Names that list_groups and list_groups_page give ``caller`` for ``user``'s groups."""
+    groups = world.store.groups
+    listing = groups.list_groups(user_id=world.users.get(user, user), caller=caller)
+    page = groups.list_groups_page(user_id=world.users.get(user, user), caller=caller)
+    return [g.name for g in listing], [g.name for _, g in page.items]
+
+
+def test_another_users_groups_are_listed_only_where_the_caller_is_a_member_too(world, memberships):
+    names = ["shared"]
+    assert listed_names(world, "member", world.users["outsider"]) == (names, names)
+    assert listed_names(world, "outsider", world.users["owner"]) == ([], [])
+
+
+def test_a_caller_lists_all_of_their_own_groups(world, memberships):
+    names = ["team", "shared", "alone"]
+    assert listed_names(world, "member", world.users["member"]) == (names, names)
+
+
+def test_an_administrator_lists_any_users_groups_as_summaries_where_not_a_member(
+    world, memberships
+):
+    store = world.store
+    admin = store.users.register_user("root", "a long password").user_id
+    store.users.promote_user(admin)
+    listing = store.groups.list_groups(user_id=world.users["member"], caller=admin)
+    assert [g.name for g in listing] == ["team", "shared", "alone"]
+    assert {type(g) for g in listing} == {GroupSummary}
+    page = store.groups.list_groups_page(user_id=world.users["member"], caller=admin)
+    assert [g.name for _, g in page.items] == ["team", "shared", "alone"]
+
+
+def test_listing_the_groups_of_an_unknown_user_is_unknown_user(world):
+    with pytest.raises(UnknownUserError):
+        world.store.groups.list_groups(user_id="nope", caller=world.users["outsider"])
+    with pytest.raises(UnknownUserError):
+        world.store.groups.list_groups_page(user_id="nope", caller=world.users["outsider"])
 
 
 def test_an_unknown_group_is_unknown_before_it_is_forbidden(world):

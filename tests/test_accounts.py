@@ -440,10 +440,32 @@ def test_reset_requests_are_throttled_for_known_and_unknown_names_alike(
 ) -> None:
     accounts.users.register_user("alice", PASSWORD)
     for name in ("alice", "nobody"):
-        for _ in range(10):
+        for _ in range(accounts.users.policy.reset_requests_per_user):
             accounts.users.request_password_reset(name)
         with pytest.raises(TooManyRequestsError):
             accounts.users.request_password_reset(name)
+
+
+def test_reset_requests_do_not_count_as_failed_logins(store_factory: Any) -> None:
+    policy = AccountPolicy(login_failures_per_user=2, login_failures_per_address=2)
+    store = store_factory(policy=policy)
+    store.users.register_user("alice", PASSWORD)
+    for _ in range(4):
+        store.users.request_password_reset("alice", client_address="10.0.0.1")
+
+    assert store.users.login_user("alice", PASSWORD, client_address="10.0.0.1").token
+
+
+def test_registration_without_an_address_is_a_trusted_call_and_not_limited(
+    store_factory: Any,
+) -> None:
+    store = store_factory(policy=AccountPolicy(registrations_total=1))
+    for index in range(3):
+        store.users.register_user(f"user{index}", PASSWORD)
+    store.users.register_user("counted", PASSWORD, client_address="10.0.0.1")
+
+    with pytest.raises(TooManyRequestsError):
+        store.users.register_user("refused", PASSWORD, client_address="10.0.0.2")
 
 
 # Changing a password, deactivating

@@ -77,3 +77,25 @@ def test_quick_scale_bench_reads_back_its_fill_and_times_every_operation():
     assert set(rows) == expected, text
     for name in bench_scale.OPERATIONS:
         assert all(re.fullmatch(r"[\d,.]+x?", cell) for cell in rows[name]), text
+
+
+@pytest.mark.flowserv
+def test_quick_flowserv_api_bench_times_every_call_on_both_factories():
+    import bench_flowserv_api
+
+    text = bench_flowserv_api.main(["--quick"])
+    rows = [
+        line
+        for line in text.splitlines()
+        if line.split("|")[1].strip() in bench_flowserv_api.OPERATIONS
+    ]
+    assert len(rows) == len(bench_flowserv_api.OPERATIONS)
+
+
+def test_quick_flowserv_import_bench_copies_then_skips_every_file():
+    import bench_import_flowserv
+
+    figures = bench_import_flowserv.main(["--quick"])
+
+    assert figures["import"]["files_copied"] == figures["again"]["files_skipped"] == 11
+    assert figures["again"]["files_copied"] == 0

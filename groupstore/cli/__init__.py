@@ -4,6 +4,8 @@
     groupstore [--uri URI] [--database DB] [--quiet] COMMAND ...
     groupstore users | workflows | groups | files ...    (--json on every listing)
     groupstore repair [--apply]                          (a dry run by default)
+    groupstore import-flowserv --db URL --volume DIR     (copy a flowserv deployment in)
+    groupstore backup PATH | restore PATH [--merge]     (a whole store in one file)
     groupstore serve [--host H] [--port P]               (the GraphQL gateway)
     groupstore schema | completion SHELL
 
@@ -22,8 +24,10 @@ import click
 from groupstore import __version__
 from groupstore.cli._base import CliState, ErrorsAsOneLine, configure_logging
 from groupstore.cli.admin import completion, repair, schema, serve
+from groupstore.cli.backup import backup, restore
 from groupstore.cli.files import files
 from groupstore.cli.groups import groups
+from groupstore.cli.importing import import_flowserv
 from groupstore.cli.users import users
 from groupstore.cli.workflows import workflows
 
@@ -73,7 +77,19 @@ def cli(
         configure_logging(state)
 
 
-for command in (users, workflows, groups, files, repair, schema, serve, completion):
+for command in (
+    users,
+    workflows,
+    groups,
+    files,
+    repair,
+    import_flowserv,
+    backup,
+    restore,
+    schema,
+    serve,
+    completion,
+):
     cli.add_command(command)
 
 

@@ -227,6 +227,27 @@ def human_size(size: int) -> str:
     return f"{size} B"  # unreachable
 
 
+def transfer_bar(console: Any) -> Any:
+    """A rich ``Progress`` in bytes (size, speed, time left) on ``console``: enter it to draw."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
 # -- input ----------------------------------------------------------------------
 
 

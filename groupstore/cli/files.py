@@ -21,6 +21,7 @@ from groupstore.cli._base import (
     print_json,
     print_table,
     store_options,
+    transfer_bar,
 )
 from groupstore.cli._records import file_record, size_of
 
@@ -59,23 +60,8 @@ def _progress(state: CliState, label: str, total: int) -> Iterator[Callable[[int
         yield lambda count: None
         return
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    ) as progress:
+    with transfer_bar(Console(stderr=True)) as progress:
         task = progress.add_task(label, total=total)
         yield lambda count: progress.advance(task, count)
 

@@ -91,13 +91,19 @@ class GroupCollection:
         user_id: str | None = None,
         after: str | None = None,
         limit: int = 0,
+        shared_with: str | None = None,
     ) -> Iterator[tuple[str, Group]]:
-        """Groups in creation order, each with its keyset cursor (one round trip per batch)."""
+        """Groups in creation order, each with its keyset cursor (one round trip per batch).
+
+        ``shared_with``: only groups that user is a member of too.
+        """
         query: dict[str, Any] = {}
         if workflow_id is not None:
             query["workflow_id"] = workflow_id
         if user_id is not None:
             query.update(member_condition(user_id))
+        if shared_with is not None:
+            query["$and"] = [member_condition(shared_with)]
         if after is not None:
             query["seq"] = {"$gt": parse_cursor(after)}
         with translated():

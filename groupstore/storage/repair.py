@@ -45,14 +45,19 @@ def find_orphans(
     fs: GridFSStore,
     grace: timedelta,
     progress: Callable[[str], None] | None = None,
+    workflows_among: Callable[[list[str]], set[str]] | None = None,
 ) -> Orphans:
+    """``workflows_among``: which of these workflow ids exist (default: ``db.workflows``)."""
     say = progress or (lambda message: None)
     cutoff = utc_now() - grace
     orphans = Orphans()
     with translated():
         say("checking groups against workflows")
         workflow_ids = db.groups.distinct("workflow_id")
-        existing = {doc["_id"] for doc in db.workflows.find({"_id": {"$in": workflow_ids}})}
+        if workflows_among is not None:
+            existing = workflows_among(workflow_ids)
+        else:
+            existing = {doc["_id"] for doc in db.workflows.find({"_id": {"$in": workflow_ids}})}
         missing = [wid for wid in workflow_ids if wid not in existing]
         if missing:
             query = {"workflow_id": {"$in": missing}, "created_at": {"$lte": cutoff}}

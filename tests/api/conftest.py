@@ -157,6 +157,12 @@ def group(store: GroupStore, alice: User, workflow: Workflow) -> Group:
 
 
 @pytest.fixture
+def team(store: GroupStore, group: Group, bob: User) -> Group:
+    """alice's group with bob as a second member."""
+    return store.groups.update_group(group.group_id, members=[group.owner_id, bob.user_id])
+
+
+@pytest.fixture
 def uploaded(store: GroupStore, group: Group) -> UploadedFile:
     return store.groups.upload_file(group.group_id, b"hello world", "hello.txt")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
+import groupstore
 from groupstore import GroupStore, RecordingSender, User
 from tests.backend import PASSWORD
 
@@ -181,6 +183,77 @@ async def test_required_verification_gives_an_inactive_user_activated_by_token_o
         assert (await api(LOGIN, {"u": "dave", "p": PASSWORD}))["data"]["login"]["token"]
 
 
+@asynccontextmanager
+async def gateway(
+    store: GroupStore, address: str = "192.0.2.1", **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a gateway over ``store``, calling from ``address``."""
+    from graphql_api.app import create_app
+    from graphql_api.settings import Settings
+
+    app = create_app(store=store, settings=Settings(**settings))
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        yield client
+
+
+async def test_registrations_past_the_per_address_limit_are_refused_without_hashing(
+    store_factory: Callable[..., GroupStore],
+) -> None:
+    store = store_factory(policy=groupstore.AccountPolicy(registrations_per_address=3))
+    hasher = store.users.hasher = CountingHasher()
+    async with gateway(store, "192.0.2.1") as one, gateway(store, "192.0.2.2") as two:
+        for index in range(3):
+            body = (await post(one, REGISTER, u=f"user{index}", p=PASSWORD)).json()
+            assert body["data"]["registerUser"]["username"] == f"user{index}"
+        before = hasher.calls
+
+        response = await post(one, REGISTER, u="user3", p=PASSWORD)
+        other = (await post(two, REGISTER, u="user4", p=PASSWORD)).json()
+
+    body = response.json()
+    assert error_code(body) == "TOO_MANY_REQUESTS"
+    assert 1 <= body["errors"][0]["extensions"]["retryAfter"] <= 60
+    assert response.headers["Retry-After"]
+    assert hasher.calls == before + 1  # only the other address's registration hashed
+    assert other["data"]["registerUser"]["username"] == "user4"
+    assert [user.username for user in store.users.list_users()] == [
+        "user0", "user1", "user2", "user4"
+    ]  # fmt: skip
+
+
+async def test_registrations_past_the_total_limit_are_refused_from_any_address(
+    store_factory: Callable[..., GroupStore],
+) -> None:
+    store = store_factory(policy=groupstore.AccountPolicy(registrations_total=4))
+    hasher = store.users.hasher = CountingHasher()
+    for index in range(4):
+        async with gateway(store, f"192.0.2.{index}") as client:
+            body = (await post(client, REGISTER, u=f"user{index}", p=PASSWORD)).json()
+            assert body["data"]["registerUser"], body
+    before = hasher.calls
+
+    async with gateway(store, "198.51.100.7") as client:
+        body = (await post(client, REGISTER, u="late", p=PASSWORD)).json()
+
+    assert error_code(body) == "TOO_MANY_REQUESTS"
+    assert hasher.calls == before
+    assert len(store.users.list_users()) == 4
+
+
+async def test_an_administrator_registers_users_past_the_limits(
+    store_factory: Callable[..., GroupStore],
+) -> None:
+    policy = groupstore.AccountPolicy(registrations_per_address=1, registrations_total=1)
+    store = store_factory(policy=policy, admins=["root"])
+    store.users.register_user("root", PASSWORD)
+    token = store.users.login_user("root", PASSWORD).token
+    async with gateway(store) as client:
+        for index in range(3):
+            body = (await post(client, REGISTER, token, u=f"user{index}", p=PASSWORD)).json()
+            assert body["data"]["registerUser"], body
+
+
 async def test_named_administrators_register_as_administrators(
     store_factory: Callable[..., GroupStore],
 ) -> None:
@@ -207,6 +280,36 @@ async def test_reset_password_answers_the_same_for_unknown_names(
     unknown = await api(REQUEST_RESET, {"u": "nobody"})
     assert known == unknown == {"data": {"requestPasswordReset": True}}
     assert len(sender.messages) == 1
+
+
+async def test_a_hundred_reset_requests_leave_another_users_login_from_that_address_working(
+    api: Api, bob: User
+) -> None:
+    refused = 0
+    for index in range(100):  # random names from one address (past their own limit: refused)
+        body = await api(REQUEST_RESET, {"u": f"nobody-{index}"})
+        refused += "errors" in body and error_code(body) == "TOO_MANY_REQUESTS"
+
+    body = await api(LOGIN, {"u": "bob", "p": "bob-password"})
+
+    assert body["data"]["login"]["token"], body
+    assert refused == 100 - groupstore.AccountPolicy().reset_requests_per_address
+
+
+async def test_reset_requests_from_one_address_are_limited_on_their_own(
+    store_factory: Callable[..., GroupStore],
+) -> None:
+    policy = groupstore.AccountPolicy(reset_requests_per_address=3, login_failures_per_address=3)
+    store = store_factory(policy=policy)
+    async with gateway(store) as client:
+        for index in range(3):
+            assert (await post(client, REQUEST_RESET, u=f"n{index}")).json()["data"]
+        response = await post(client, REQUEST_RESET, u="n3")
+        assert error_code(response.json()) == "TOO_MANY_REQUESTS"
+        assert response.headers["Retry-After"]
+        store.users.register_user("carol", PASSWORD)
+        body = (await post(client, LOGIN, u="carol", p=PASSWORD)).json()
+    assert body["data"]["login"]["token"]
 
 
 async def test_reset_password_with_the_token_once_ends_the_sessions(

@@ -706,6 +706,10 @@ CASES: dict[str, Case] = {
     "download-range-huge-both": Case(M, download("bytes=" + "9" * 5000 + "-" + "9" * 5001)),
     "download-range-zero-suffix": Case(M, download("bytes=-0")),
     "download-range-huge-start-small-end": Case(M, download("bytes=" + "9" * 30 + "-")),
+    "download-range-8000-zeros": Case(M, download("bytes=" + "0" * 8000 + "-1")),
+    "download-range-100000-zeros": Case(M, download("bytes=" + "0" * 100_000 + "-1")),
+    "download-range-end-of-8000-digits": Case(M, download("bytes=0-" + "9" * 8000)),
+    "download-range-suffix-of-100000-digits": Case(M, download("bytes=-" + "9" * 100_000)),
 }
 
 

@@ -117,8 +117,30 @@ async def test_a_single_range_gives_206_with_that_part(
     assert response.headers["content-length"] == str(end - start + 1)
 
 
-@pytest.mark.parametrize("header", ["bytes=512000-", "bytes=600000-600010", "bytes=-0"])
-async def test_an_unsatisfiable_range_gives_416(
+UNSATISFIABLE = {
+    "past-the-end": "bytes=512000-",
+    "beyond-the-end": "bytes=600000-600010",
+    "empty-suffix": "bytes=-0",
+}
+# A position of more digits than any file size needs (18) is refused, never converted:
+# int() raises past 4,300 digits, and leading zeros count (they were the 500 of issue 18).
+OVERSIZED = {
+    "8000-zeros-then-1": "bytes=" + "0" * 8000 + "-1",
+    "100000-zeros-then-1": "bytes=" + "0" * 100_000 + "-1",
+    "8000-nines-open": "bytes=" + "9" * 8000 + "-",
+    "100000-nines-open": "bytes=" + "9" * 100_000 + "-",
+    "end-of-8000-digits": "bytes=0-" + "0" * 7999 + "1",
+    "end-of-100000-nines": "bytes=0-" + "9" * 100_000,
+    "suffix-of-8000-zeros": "bytes=-" + "0" * 7999 + "5",
+    "suffix-of-100000-nines": "bytes=-" + "9" * 100_000,
+    "19-digits": "bytes=0000000000000000000-1",
+}
+
+
+@pytest.mark.parametrize(
+    "header", [*UNSATISFIABLE.values(), *OVERSIZED.values()], ids=[*UNSATISFIABLE, *OVERSIZED]
+)
+async def test_an_unsatisfiable_or_oversized_range_gives_416(
     client: httpx.AsyncClient, group: Group, big: UploadedFile, member_token: str, header: str
 ) -> None:
     response = await client.get(url(group, big), headers={"Range": header, **bearer(member_token)})
@@ -126,6 +148,16 @@ async def test_an_unsatisfiable_range_gives_416(
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{len(CONTENT)}"
     assert error_code(response.json()) == "RANGE_NOT_SATISFIABLE"
+
+
+async def test_a_range_position_of_18_digits_with_leading_zeros_is_read_as_its_value(
+    client: httpx.AsyncClient, group: Group, big: UploadedFile, member_token: str
+) -> None:
+    header = "bytes=" + "0" * 17 + "2-" + "0" * 17 + "5"
+    response = await client.get(url(group, big), headers={"Range": header, **bearer(member_token)})
+
+    assert response.status_code == 206
+    assert response.content == CONTENT[2:6]
 
 
 @pytest.mark.parametrize(

@@ -148,15 +148,37 @@ async def test_groups_filters_by_workflow_and_member(
     store.groups.create_group(workflow.workflow_id, "a", [], {}, user_id=alice.user_id)
     store.groups.create_group(other.workflow_id, "b", [], {}, user_id=alice.user_id)
     store.groups.create_group(other.workflow_id, "c", [], {}, user_id=bob.user_id)
+    store.groups.create_group(
+        other.workflow_id, "d", [], {}, user_id=bob.user_id, members=[alice.user_id]
+    )
     query = "query($w: ID, $u: ID) { groups(workflowId: $w, userId: $u) { nodes { name } } }"
 
     by_workflow = await api(query, {"w": other.workflow_id}, token=member_token)
     by_member = await api(query, {"u": bob.user_id}, token=member_token)
     both = await api(query, {"w": other.workflow_id, "u": alice.user_id}, token=member_token)
 
-    assert [g["name"] for g in by_workflow["data"]["groups"]["nodes"]] == ["b", "c"]
-    assert [g["name"] for g in by_member["data"]["groups"]["nodes"]] == ["c"]
-    assert [g["name"] for g in both["data"]["groups"]["nodes"]] == ["b"]
+    assert [g["name"] for g in by_workflow["data"]["groups"]["nodes"]] == ["b", "c", "d"]
+    assert [g["name"] for g in by_member["data"]["groups"]["nodes"]] == ["d"]  # shared only
+    assert [g["name"] for g in both["data"]["groups"]["nodes"]] == ["b", "d"]
+
+
+async def test_groups_of_another_user_are_those_shared_unless_the_caller_is_an_administrator(
+    api: Api,
+    store: GroupStore,
+    alice: User,
+    bob: User,
+    workflow: Workflow,
+    member_token: str,
+    admin_token: str,
+) -> None:
+    store.groups.create_group(workflow.workflow_id, "bobs", [], {}, user_id=bob.user_id)
+    query = "query($u: ID) { groups(userId: $u) { nodes { name } } }"
+
+    by_alice = await api(query, {"u": bob.user_id}, token=member_token)
+    by_admin = await api(query, {"u": bob.user_id}, token=admin_token)
+
+    assert by_alice == {"data": {"groups": {"nodes": []}}}
+    assert [g["name"] for g in by_admin["data"]["groups"]["nodes"]] == ["bobs"]
 
 
 async def test_groups_of_an_unknown_workflow_is_unknown_workflow(

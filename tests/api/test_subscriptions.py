@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from groupstore import Group, GroupStore, User
+from groupstore import Group, GroupStore
 from tests.backend import CHEAP_HASHER, PASSWORD
 
 from .conftest import TestClient
@@ -88,11 +88,6 @@ def upload(http: TestClient, token: str, group_id: str, name: str) -> dict[str, 
     )
     uploaded: dict[str, Any] = response.json()["data"]["uploadFile"]
     return uploaded
-
-
-@pytest.fixture
-def team(store: GroupStore, group: Group, bob: User) -> Group:
-    return store.groups.update_group(group.group_id, members=[group.owner_id, bob.user_id])
 
 
 def test_the_first_message_is_the_state_when_the_subscription_started(
@@ -183,7 +178,7 @@ def test_a_subscription_to_a_group_one_cannot_read_is_refused(
     assert done == {"id": "1", "type": "complete"}
 
 
-def test_a_key_ended_elsewhere_closes_the_socket_at_the_next_event(
+def test_a_key_ended_elsewhere_closes_the_socket_with_a_live_subscription(
     http: TestClient, store: GroupStore, team: Group, member_token: str, outsider_token: str
 ) -> None:
     with socket(http, member_token) as ws:
@@ -192,7 +187,8 @@ def test_a_key_ended_elsewhere_closes_the_socket_at_the_next_event(
         upload(http, outsider_token, team.group_id, "x.txt")
 
         with pytest.raises(WebSocketDisconnect) as closed:
-            ws.receive_json()
+            for _ in range(2):  # the upload's event may still pass within the check's age
+                ws.receive_json()
 
     assert closed.value.code == 4401
 

@@ -75,6 +75,9 @@ def _gateway_env(
         GROUPSTORE_INTROSPECTION="true",
         GROUPSTORE_LOG_LEVEL="INFO",
         GROUPSTORE_ADMINS="e2e_admin",  # gqlclient.ADMIN: creates the tests' workflows
+        # One session-wide gateway serves every test, all registering from 127.0.0.1;
+        # the registration limits are tested in tests/api/test_accounts.py.
+        GROUPSTORE_REGISTRATIONS_PER_ADDRESS="0",
         PYTHONUNBUFFERED="1",
     )
     env.update(settings)

@@ -220,6 +220,23 @@ def test_list_groups_costs_at_most_2_per_batch(setup):
     assert len(commands) <= 2 * batches, commands
 
 
+def test_listing_another_users_groups_costs_at_most_2_per_batch(setup):
+    store, counter, alice, bob, workflow, _ = setup
+    for i in range(150):  # shared with bob: several batches
+        store.groups.create_group(
+            workflow.workflow_id, f"s{i}", [], {}, user_id=alice.user_id, members=[bob.user_id]
+        )
+    store.groups.create_group(workflow.workflow_id, "private", [], {}, user_id=alice.user_id)
+    with counter.count() as commands:
+        groups = store.groups.list_groups(user_id=alice.user_id, caller=bob.user_id)
+    assert len(groups) == 151  # and "G" of the setup; 2 batches (the first holds 101)
+    assert len(commands) <= 2 * 2, commands  # the two users in one read, then the batches
+    with counter.count() as commands:
+        page = store.groups.list_groups_page(user_id=alice.user_id, first=50, caller=bob.user_id)
+    assert len(page.items) == 50
+    assert len(commands) <= 2, commands
+
+
 def test_list_groups_of_a_known_but_empty_filter_costs_at_most_2(setup):
     store, counter, *_ = setup
     other = store.workflows.create_workflow("empty")
