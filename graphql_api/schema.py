@@ -30,7 +30,6 @@ from strawberry.types.graphql import OperationType
 from graphql_api.accounts import AccountMutation, AccountQuery
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
-from graphql_api.events import Change, ChangeKind
 from graphql_api.limits import Limits, document_guard
 from graphql_api.settings import Settings
 from graphql_api.subscriptions import Subscription
@@ -184,7 +183,6 @@ class Mutation:
             members=members,
             caller=info.context.caller,
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, id))
         return Group.from_domain(group)
 
     @mutation("Delete the group and its files; owner only.")
@@ -192,7 +190,6 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.delete_group, id, caller=info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_DELETED, id))
         return True
 
     @mutation("Add an active user to the group; owner only. Adding a member again is a no-op.")
@@ -202,7 +199,6 @@ class Mutation:
         group = await run_in_threadpool(
             info.context.store.groups.add_member, group_id, user_id, caller=info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation("Remove a member; owner only (the owner leaves only after a transfer).")
@@ -212,7 +208,6 @@ class Mutation:
         group = await run_in_threadpool(
             info.context.store.groups.remove_member, group_id, user_id, caller=info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation("The caller leaves the group (the owner must transfer ownership first).")
@@ -220,7 +215,6 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.leave_group, group_id, info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return True
 
     @mutation("Make another member the owner; owner only. The old owner stays a member.")
@@ -233,7 +227,6 @@ class Mutation:
             user_id,
             caller=info.context.caller,
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation(
@@ -254,7 +247,6 @@ class Mutation:
             )
         finally:
             await file.close()
-        info.context.events.publish(Change(ChangeKind.FILE_UPLOADED, group_id, uploaded.file_id))
         return UploadedFile.from_domain(uploaded)
 
     @mutation("Delete one file of the group; members only.")
@@ -264,7 +256,6 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.delete_file, group_id, file_id, caller=info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.FILE_DELETED, group_id, file_id))
         return True
 
 
