@@ -1,6 +1,6 @@
 """Subscription delivery: from an upload's response to every subscriber's message.
 
-Starts ``python -m graphql_api`` (in-memory events) on the suite's backend
+Starts ``python -m graphql_api`` (events polled from the change log) on the suite's backend
 (``GROUPSTORE_TEST_MONGO_URI``, else in memory), opens ``--subscribers``
 sockets subscribed to ``filesChanged`` of one group, and makes ``--uploads``
 uploads one after another from another member. For each upload it records

@@ -32,7 +32,6 @@ import groupstore
 from graphql_api.accounts import AccountMutation, AccountQuery
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
-from graphql_api.events import Change, ChangeKind
 from graphql_api.limits import Limits, document_guard
 from graphql_api.settings import Settings
 from graphql_api.subscriptions import Subscription
@@ -202,7 +201,6 @@ class Mutation:
             members=members,
             caller=info.context.caller,
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, id))
         return Group.from_domain(group)
 
     @mutation("Delete the group and its files; owner only.")
@@ -210,7 +208,6 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.delete_group, id, caller=info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_DELETED, id))
         return True
 
     @mutation(
@@ -227,7 +224,6 @@ class Mutation:
         group = await run_in_threadpool(
             _to_member, info, info.context.store.groups.add_member, group_id, user_id, username
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation(
@@ -244,7 +240,6 @@ class Mutation:
         group = await run_in_threadpool(
             _to_member, info, info.context.store.groups.remove_member, group_id, user_id, username
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation("The caller leaves the group (the owner must transfer ownership first).")
@@ -252,7 +247,6 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.leave_group, group_id, info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return True
 
     @mutation(
@@ -274,7 +268,6 @@ class Mutation:
             user_id,
             username,
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation(
@@ -295,7 +288,6 @@ class Mutation:
             )
         finally:
             await file.close()
-        info.context.events.publish(Change(ChangeKind.FILE_UPLOADED, group_id, uploaded.file_id))
         return UploadedFile.from_domain(uploaded)
 
     @mutation("Delete one file of the group; members only.")
@@ -305,7 +297,6 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.delete_file, group_id, file_id, caller=info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.FILE_DELETED, group_id, file_id))
         return True
 
 

@@ -25,7 +25,7 @@ GiB = 1024**3
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-EVENT_BACKENDS = ("memory", "change-streams")
+EVENT_BACKENDS = ("poll", "change-streams", "memory")  # memory: the old name of poll
 MIN_SIGNING_SECRET_LENGTH = 32
 _SMTP_TLS = ("starttls", "ssl", "none")
 _LOG_FORMATS = ("text", "json")
@@ -94,9 +94,12 @@ class Settings:
     """GROUPSTORE_SIGNED_URL_TTL_SECONDS: lifetime of a signed URL when none is asked for."""
     signed_url_max_ttl_seconds: int = 3600
     """GROUPSTORE_SIGNED_URL_MAX_TTL_SECONDS: the longest lifetime ``signedUrl`` grants."""
-    events: str = "memory"
-    """GROUPSTORE_EVENTS: how subscriptions learn of changes: ``memory`` (one gateway
-    process) or ``change-streams`` (MongoDB change streams: several processes, a replica set)."""
+    events: str = "poll"
+    """GROUPSTORE_EVENTS: how subscriptions learn of every process's changes: ``poll`` (read
+    the change log every GROUPSTORE_EVENTS_POLL_SECONDS; any server) or ``change-streams``
+    (pushed by MongoDB change streams on a replica set; elsewhere it falls back to ``poll``)."""
+    events_poll_seconds: float = 0.2
+    """GROUPSTORE_EVENTS_POLL_SECONDS: how often each gateway reads the change log."""
     ws_max_sockets: int = 500
     """GROUPSTORE_WS_MAX_SOCKETS: open WebSockets per process (at most half of
     GROUPSTORE_MAX_CONNECTIONS is used, so HTTP keeps the rest); beyond: refused."""
@@ -235,6 +238,7 @@ class Settings:
         _check(
             self.events in EVENT_BACKENDS, "EVENTS", f"must be one of {', '.join(EVENT_BACKENDS)}"
         )
+        _check(0 < self.events_poll_seconds <= 60, "EVENTS_POLL_SECONDS", "must be in (0, 60]")
         for name in (
             "password_min_length", "argon2_time_cost", "argon2_parallelism", "hash_concurrency",
             "login_failure_window_seconds", "activation_token_ttl_seconds",
@@ -335,6 +339,7 @@ class Settings:
             "signed_url_ttl_seconds": _int,
             "signed_url_max_ttl_seconds": _int,
             "events": _lower,
+            "events_poll_seconds": _float,
             "ws_max_sockets": _int,
             "ws_max_sockets_per_address": _int,
             "ws_max_sockets_per_user": _int,

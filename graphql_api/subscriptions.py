@@ -19,7 +19,14 @@ the group as read after the event, then sends the group. That read is made
 once per event for all the subscriptions that receive it
 (:class:`SharedReads`), in a worker thread, as is every read here. A caller
 removed from the group gets FORBIDDEN and the subscription ends. Events come
-from ``graphql_api.events``.
+from ``graphql_api.events`` (the library's change log: every process's writes).
+
+Every message carries ``position``, its place in the change log. A
+subscription started with ``after: <position>`` (from an earlier message,
+on this gateway or another) first sends INITIAL, then the group's changes
+made after that position (read from the log), then the live ones: resume
+after a gateway restart without missing a change, and drop duplicates by
+position.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, TypeVar, cast
 
@@ -36,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 
 import groupstore
 from graphql_api.context import Context, Info
-from graphql_api.events import Change, ChangeKind
+from graphql_api.events import Change, ChangeKind, EventQueue
 from graphql_api.sockets import get_limits
 from graphql_api.types import Group, UploadedFile
 
@@ -55,10 +62,14 @@ class GroupChangeKind(Enum):
     FILE_DELETED = "FILE_DELETED"
 
 
+POSITION = "Its place in the change log: pass it as `after` to resume from here."
+
+
 @strawberry.type(description="A change of a group, with the group as it is afterwards.")
 class GroupChange:
     kind: GroupChangeKind
     group_id: strawberry.ID
+    position: str = strawberry.field(description=POSITION)
     file_id: strawberry.ID | None = strawberry.field(
         description="The file uploaded or deleted, when known."
     )
@@ -69,6 +80,7 @@ class GroupChange:
 class FilesChange:
     kind: GroupChangeKind
     group_id: strawberry.ID
+    position: str = strawberry.field(description=POSITION)
     file_id: strawberry.ID | None = strawberry.field(
         description="The file uploaded or deleted, when known."
     )
@@ -98,6 +110,7 @@ class Observed:
     kind: GroupChangeKind
     file_id: str | None
     group: groupstore.Group | None
+    position: int
 
     def file(self) -> strawberry.ID | None:
         return None if self.file_id is None else strawberry.ID(self.file_id)
@@ -111,13 +124,14 @@ class Subscription:
         "removed from the group."
     )
     async def group_changed(
-        self, info: Info, id: strawberry.ID
+        self, info: Info, id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[GroupChange, None]:
-        async for observed in watch_group(info.context, id, GROUP_KINDS):
+        async for observed in watch_group(info.context, id, GROUP_KINDS, after):
             group = observed.group
             yield GroupChange(
                 kind=observed.kind,
                 group_id=strawberry.ID(id),
+                position=str(observed.position),
                 file_id=observed.file(),
                 group=None if group is None else Group.from_domain(group),
             )
@@ -127,24 +141,34 @@ class Subscription:
         "each change. Members only; completes when the group is deleted."
     )
     async def files_changed(
-        self, info: Info, group_id: strawberry.ID
+        self, info: Info, group_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[FilesChange, None]:
-        async for observed in watch_group(info.context, group_id, FILE_KINDS):
+        async for observed in watch_group(info.context, group_id, FILE_KINDS, after):
             group = observed.group
             if group is None:
                 return
             yield FilesChange(
                 kind=observed.kind,
                 group_id=strawberry.ID(group_id),
+                position=str(observed.position),
                 file_id=observed.file(),
                 files=[UploadedFile.from_domain(file) for file in group.uploads],
             )
 
 
+def _position(after: str | None) -> int | None:
+    if after is None:
+        return None
+    if not after.isdecimal() or len(after) > 19:
+        raise groupstore.InvalidArgumentError("after: a position from an earlier message")
+    return int(after)
+
+
 async def watch_group(
-    context: Context, group_id: str, kinds: frozenset[ChangeKind]
+    context: Context, group_id: str, kinds: frozenset[ChangeKind], after: str | None = None
 ) -> AsyncGenerator[Observed, None]:
-    """INITIAL, then the group's events of ``kinds``, each after re-checking the caller.
+    """INITIAL, then the group's events of ``kinds`` (those after the position ``after``,
+    when given), each after re-checking the caller.
 
     Ends after the group's deletion. Every read runs in a worker thread;
     each event's read is shared by all the subscriptions that receive it.
@@ -152,6 +176,7 @@ async def watch_group(
     socket = context.socket
     if socket is None:  # unreachable: subscriptions run on acknowledged sockets only
         raise groupstore.UnauthenticatedAccessError()
+    resume = _position(after)
     caller = context.caller
     with_files = ChangeKind.GROUP_UPDATED not in kinds  # filesChanged: the files are sent
     reads = get_reads(context)
@@ -160,26 +185,48 @@ async def watch_group(
         get_limits(context.request).subscription(caller),
         context.events.subscribe(group_id) as queue,
     ):
+        # Every change up to ``settled`` is reflected in the INITIAL read that follows.
+        settled = await run_in_threadpool(context.store.settled_position, queue.since)
         initial = await _current_group(context, group_id, with_files)
         if initial is None:
             raise groupstore.UnknownWorkflowGroupError(group_id)
-        yield Observed(GroupChangeKind.INITIAL, None, initial)
-        async for event in queue:
+        _fresh_loaders(context)
+        yield Observed(GroupChangeKind.INITIAL, None, initial, settled)
+        async for event in _changes(context, group_id, queue, settled, resume):
             if event.kind is ChangeKind.SESSION_ENDED:
                 if event.user_id in (None, caller):
                     await socket.require_session(max_age=0)  # announced here: ask now
                 continue
             await socket.require_session()
+            if event.group_id is None:  # a broadcast (WORKFLOW_DELETED): read this group
+                event = replace(event, group_id=group_id)
             group = await reads.group_after(context.store, event, with_files)
+            position = event.position or 0
             if group is None:
                 if ChangeKind.GROUP_DELETED in kinds:
-                    yield Observed(GroupChangeKind.GROUP_DELETED, None, None)
+                    yield Observed(GroupChangeKind.GROUP_DELETED, None, None, position)
                 return
             if not group.is_member(caller):  # the library's rule: the rest is for members
                 raise groupstore.UnauthorizedAccessError("only members of the group may do this")
             if event.kind in kinds:
                 _fresh_loaders(context)
-                yield Observed(GroupChangeKind(event.kind.value), event.file_id, group)
+                yield Observed(GroupChangeKind(event.kind.value), event.file_id, group, position)
+
+
+async def _changes(
+    context: Context, group_id: str, queue: EventQueue, settled: int, after: int | None
+) -> AsyncGenerator[Change, None]:
+    """With ``after``: the group's changes after it up to ``settled``, from the log. Then the
+    live changes after ``settled`` (and ``after``): those up to it are in the INITIAL state."""
+    if after is not None and after < settled:
+        for change in await run_in_threadpool(
+            context.store.changes_between, after, settled, group_id
+        ):
+            yield change
+    skip = max(settled, after or 0)
+    async for event in queue:
+        if event.position is None or event.position > skip:
+            yield event
 
 
 class SharedReads:
@@ -260,5 +307,6 @@ def _fresh_loaders(context: Context) -> None:
     # A socket's context lives as long as the socket: forget what earlier events loaded.
     context.users.clear_all()
     context.workflows.clear_all()
+    context.files.clear_all()
     if context.user is not None:
         context.users.prime(context.user.user_id, context.user)

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, overload
 
+from groupstore.changes import Change, ChangeKind, Publisher
 from groupstore.directory import Directory, StoreDirectory
 from groupstore.errors import (
     ConstraintViolationError,
@@ -117,17 +118,21 @@ class WorkflowGroupManager:
         fs: Any = None,
         users: UserManager | None = None,
         directory: Directory | None = None,
+        publisher: Publisher | None = None,
     ):
         """``db``: the store's storage, or a pymongo database to build one on.
 
         ``fs``: the GridFS bucket of ``db`` by default (a ``gridfs.GridFSBucket`` works too).
         ``directory``: where members and workflows are looked up; groupstore's
         own users and workflows by default.
+        ``publisher``: where each acknowledged write's ``Change`` goes (the storage's
+        change log by default).
         """
         storage = storage_of(db, fs)
+        self.changes: Publisher = publisher or storage.changes
         self.groups = storage.groups
         self.fs = storage.fs
-        self.users = users or UserManager(storage)
+        self.users = users or UserManager(storage, publisher=self.changes)
         self.directory = directory or StoreDirectory(self.users, storage.workflows)
 
     # -- groups ---------------------------------------------------------------
@@ -183,6 +188,7 @@ class WorkflowGroupManager:
             engine_config=workflow.engine_config if engine_config is None else engine_config,
         )
         self.groups.insert(self.groups.prepare(group))  # rejects non-JSON values first
+        self._emit(ChangeKind.GROUP_CREATED, group_id, caller)
         return group
 
     @overload
@@ -287,6 +293,7 @@ class WorkflowGroupManager:
                     "the owner must stay a member: transfer ownership first"
                 )
             raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
+        self._emit(ChangeKind.GROUP_UPDATED, group_id, caller)
         return group
 
     def delete_group(self, group_id: str, *, caller: str | None = None) -> None:
@@ -294,6 +301,7 @@ class WorkflowGroupManager:
         if not self.groups.delete(group_id, self._owner_condition(caller)):
             self._explain(group_id, caller, owner_only=True)
             raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
+        self._emit(ChangeKind.GROUP_DELETED, group_id, caller)
         self.fs.delete(self.fs.ids_for_groups([group_id]))
 
     # -- membership, one user at a time --------------------------------------
@@ -316,6 +324,7 @@ class WorkflowGroupManager:
             },
         )
         if group is not None:
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=member.user_id)
             return group
         self._explain(group_id, caller, owner_only=True)
         return self._full(self.get_group(group_id))  # already a member
@@ -341,6 +350,7 @@ class WorkflowGroupManager:
             {"$set": {"owner_id": user_id, "updated_at": utc_now()}},
         )
         if group is not None:
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return group
         access = self._explain(group_id, caller, owner_only=True)
         if user_id not in access.member_ids:
@@ -379,6 +389,7 @@ class WorkflowGroupManager:
             self.fs.delete([file_id])
             self._require_member(group_id, caller)
             raise UnauthorizedAccessError(FORBIDDEN_MEMBER)  # removed, then added again
+        self._emit(ChangeKind.FILE_UPLOADED, group_id, caller, file_id=file_id)
         return UploadedFile(
             file_id=file_id,
             name=name,
@@ -444,8 +455,21 @@ class WorkflowGroupManager:
         if not self.fs.remove(group_id, file_id):
             self._require_member(group_id, None)
             raise UnknownFileError(file_id)
+        self._emit(ChangeKind.FILE_DELETED, group_id, caller, file_id=file_id)
 
-    # -- checks ---------------------------------------------------------------
+    # -- changes and checks ---------------------------------------------------
+
+    def _emit(
+        self,
+        kind: ChangeKind,
+        group_id: str,
+        caller: str | None,
+        *,
+        file_id: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        """Announce a write that succeeded (after it: a refused write announces nothing)."""
+        self.changes.publish(Change(kind, group_id, file_id, user_id=user_id, by=caller))
 
     @staticmethod
     def _owner_condition(caller: str | None) -> dict[str, Any]:
@@ -494,6 +518,7 @@ class WorkflowGroupManager:
             group_id, member, {"owner_id": owner}, {"updated_at": utc_now()}
         )
         if updated is not None:
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return updated
         if attempts <= 1:
             raise ConstraintViolationError("the group changed meanwhile; try again")

@@ -8,10 +8,11 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
+from groupstore.changes import Change, Publisher
 from groupstore.groups import WorkflowGroupManager
 from groupstore.senders import TokenSender
 from groupstore.storage.backend import Storage, server_kind
-from groupstore.storage.changes import ChangeFeed, watch_changes
+from groupstore.storage.changes import ChangeCursor, ChangeFeed, watch_changes
 from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
 from groupstore.storage.schema import upgrade
 from groupstore.users import DEFAULT_TOKEN_TTL, AccountPolicy, UserManager
@@ -39,11 +40,15 @@ class GroupStore:
         first_user_admin: bool = False,
         policy: AccountPolicy | None = None,
         sender: TokenSender | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
+        """``publisher``: where the managers announce their writes; by default the
+        database's change log (``storage.changes``), which every process reads."""
         self.client = client
         self.storage = storage
         self.db = storage.db
         self.fs = storage.fs
+        self.publisher: Publisher = publisher or storage.changes
         self.users = UserManager(
             storage,
             token_ttl=token_ttl,
@@ -51,9 +56,10 @@ class GroupStore:
             first_user_admin=first_user_admin,
             policy=policy,
             sender=sender,
+            publisher=self.publisher,
         )
-        self.workflows = WorkflowManager(storage)
-        self.groups = WorkflowGroupManager(storage, users=self.users)
+        self.workflows = WorkflowManager(storage, publisher=self.publisher)
+        self.groups = WorkflowGroupManager(storage, users=self.users, publisher=self.publisher)
 
     @property
     def database_name(self) -> str:
@@ -68,13 +74,30 @@ class GroupStore:
         """StoreUnavailableError unless the server answers (within the store's timeout)."""
         ping(self.client)
 
+    def read_changes(self, after: int | None = None) -> ChangeCursor:
+        """A cursor over the change log from position ``after`` (default: from now on).
+
+        Its ``poll()`` returns the changes every process made since the last
+        poll, in order, each once (one read); works on every server.
+        """
+        return self.storage.changes.cursor(after)
+
+    def changes_between(self, after: int, upto: int, group_id: str | None = None) -> list[Change]:
+        """The logged changes in (``after``, ``upto``], of one group when given (one read)."""
+        return self.storage.changes.read(after, upto, group_id)
+
+    def settled_position(self, after: int = 0) -> int:
+        """The last position of the unbroken run of logged changes after ``after`` (one read):
+        a read made now reflects every change up to it."""
+        return self.storage.changes.settled(after)
+
     def watch_changes(self) -> ChangeFeed:
-        """A feed of ``Change`` events from every writer of this database (change streams).
+        """A feed of the change log's new entries, pushed by a change stream.
 
         Iterate it (blocking) and ``close()`` it when done; ChangeStreamsUnsupportedError
         on servers without change streams (standalone MongoDB, FerretDB, in memory).
         """
-        return watch_changes(self.db, self.fs.bucket_name)
+        return watch_changes(self.db)
 
     def close(self) -> None:
         """Close the client and its connection pool."""
@@ -103,6 +126,7 @@ def connect(
     first_user_admin: bool | None = None,
     policy: AccountPolicy | None = None,
     sender: TokenSender | None = None,
+    publisher: Publisher | None = None,
 ) -> GroupStore:
     """Connect to MongoDB (or ``mongomock://``, in memory), create indexes, return the store.
 
@@ -119,7 +143,8 @@ def connect(
     (``groupstore serve`` turns it on for the local store only).
     ``policy`` (password rules, hashing costs, login throttling, token
     lifetimes) and ``sender`` (how activation and reset tokens reach users)
-    go to the ``UserManager``.
+    go to the ``UserManager``. ``publisher`` receives every write's ``Change``
+    (default: the database's change log).
     """
     if admins is None:
         admins = os.environ.get("GROUPSTORE_ADMINS", "").split(",")
@@ -148,6 +173,7 @@ def connect(
             first_user_admin=first_user_admin,
             policy=policy,
             sender=sender,
+            publisher=publisher,
         )
     except BaseException:
         client.close()

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 
+from groupstore.changes import Change, ChangeKind, Publisher
 from groupstore.errors import (
     ConstraintViolationError,
     FailedLoginError,
@@ -149,11 +150,17 @@ class UserManager:
         sender: TokenSender | None = None,
         admins: Iterable[str] = (),
         first_user_admin: bool = False,
+        publisher: Publisher | None = None,
     ) -> None:
         """``admins``: user names that are administrators, now or when they register;
         ``first_user_admin``: a user registered while there is no administrator becomes one
-        (two racing first registrations may both become one)."""
+        (two racing first registrations may both become one).
+
+        ``publisher``: where ended sessions are announced (SESSION_ENDED; the
+        storage's change log by default).
+        """
         storage = storage_of(db)
+        self.changes: Publisher = publisher or storage.changes
         self.users = storage.users
         self.tokens = storage.tokens
         self.failures = storage.failures
@@ -266,6 +273,7 @@ class UserManager:
         if user is None:
             raise UnknownUserError(user_id)
         self.users.delete_keys(user_id)
+        self._sessions_ended(user_id, caller)
         self.tokens.delete_for_user(user_id)
         return user
 
@@ -307,6 +315,7 @@ class UserManager:
         if not self.users.set_secret(user_id, secret):
             raise UnauthenticatedAccessError(INVALID_TOKEN)  # deactivated meanwhile
         self.users.delete_keys(user_id)
+        self._sessions_ended(user_id, user_id)
         self.tokens.delete_for_user(user_id, RESET_PASSWORD)
         return self.get_user(user_id)
 
@@ -337,6 +346,7 @@ class UserManager:
             raise UnknownUserError(user_id)
         keep = _token(keep_api_key)
         self.users.delete_keys(user_id, keep=None if keep is None else _key_hash(keep))
+        self._sessions_ended(user_id, user_id)
         return user
 
     # Reading users
@@ -418,7 +428,10 @@ class UserManager:
     def logout_user(self, api_key: str | ApiKey) -> User | None:
         """End the session of that key; the user it belonged to, or None for an unknown key."""
         token = _token(api_key)
-        return None if token is None else self.users.delete_key(_key_hash(token))
+        user = None if token is None else self.users.delete_key(_key_hash(token))
+        if user is not None:
+            self._sessions_ended(user.user_id, user.user_id)
+        return user
 
     def authenticate(self, api_key: str | ApiKey | None) -> User:
         """The user of a valid key (one round trip); UnauthenticatedAccessError otherwise."""
@@ -467,6 +480,10 @@ class UserManager:
     def _require_admin(self, caller: str | None, action: str) -> None:
         if caller is not None and not self.users.is_admin(caller):
             raise admin_required(action)
+
+    def _sessions_ended(self, user_id: str, by: str | None) -> None:
+        """Announce that API keys of ``user_id`` ended (their sockets close)."""
+        self.changes.publish(Change(ChangeKind.SESSION_ENDED, user_id=user_id, by=by))
 
     def _hash(self, password: str) -> str:
         return hash_password(self.hasher, self.slots, password)

@@ -42,7 +42,10 @@ def make_app(store: GroupStore) -> Callable[..., Starlette]:
     """An app over the test store; keyword arguments override settings."""
 
     def make(**settings: Any) -> Starlette:
-        return create_app(store=store, settings=Settings(**settings))
+        # Subscriptions read the change log often: tests wait less for each event.
+        return create_app(
+            store=store, settings=Settings(**{"events_poll_seconds": 0.02, **settings})
+        )
 
     return make
 
