@@ -37,6 +37,7 @@ class GroupStore:
         token_ttl: timedelta = DEFAULT_TOKEN_TTL,
         *,
         admins: Iterable[str] = (),
+        first_user_admin: bool = False,
         policy: AccountPolicy | None = None,
         sender: TokenSender | None = None,
         publisher: Publisher | None = None,
@@ -52,6 +53,7 @@ class GroupStore:
             storage,
             token_ttl=token_ttl,
             admins=admins,
+            first_user_admin=first_user_admin,
             policy=policy,
             sender=sender,
             publisher=self.publisher,
@@ -121,6 +123,7 @@ def connect(
     token_ttl: timedelta = DEFAULT_TOKEN_TTL,
     client_options: Mapping[str, Any] | None = None,
     admins: Iterable[str] | None = None,
+    first_user_admin: bool | None = None,
     policy: AccountPolicy | None = None,
     sender: TokenSender | None = None,
     publisher: Publisher | None = None,
@@ -135,6 +138,9 @@ def connect(
     pool sizes, ``event_listeners``...); they win over the URI and ``timeout``.
     ``admins``: user names that are administrators (now, or when they
     register); default the comma-separated ``GROUPSTORE_ADMINS``.
+    ``first_user_admin``: a user who registers while the store has no
+    administrator becomes one; default ``GROUPSTORE_FIRST_USER_ADMIN``
+    (``groupstore serve`` turns it on for the local store only).
     ``policy`` (password rules, hashing costs, login throttling, token
     lifetimes) and ``sender`` (how activation and reset tokens reach users)
     go to the ``UserManager``. ``publisher`` receives every write's ``Change``
@@ -142,6 +148,9 @@ def connect(
     """
     if admins is None:
         admins = os.environ.get("GROUPSTORE_ADMINS", "").split(",")
+    if first_user_admin is None:
+        flag = os.environ.get("GROUPSTORE_FIRST_USER_ADMIN", "")
+        first_user_admin = flag.strip().lower() in ("1", "true", "yes", "on")
     uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or DEFAULT_URI
     database = (
         database
@@ -161,6 +170,7 @@ def connect(
             storage,
             token_ttl=token_ttl,
             admins=admins,
+            first_user_admin=first_user_admin,
             policy=policy,
             sender=sender,
             publisher=publisher,

@@ -38,10 +38,12 @@ from argon2 import PasswordHasher
 from groupstore.changes import Change, ChangeKind, Publisher
 from groupstore.errors import (
     ConstraintViolationError,
+    FailedLoginError,
     TooManyRequestsError,
     UnauthenticatedAccessError,
     UnauthorizedAccessError,
     UnknownUserError,
+    admin_required,
 )
 from groupstore.model import ApiKey, User
 from groupstore.passwords import (
@@ -147,9 +149,12 @@ class UserManager:
         policy: AccountPolicy | None = None,
         sender: TokenSender | None = None,
         admins: Iterable[str] = (),
+        first_user_admin: bool = False,
         publisher: Publisher | None = None,
     ) -> None:
-        """``admins``: user names that are administrators, now or when they register.
+        """``admins``: user names that are administrators, now or when they register;
+        ``first_user_admin``: a user registered while there is no administrator becomes one
+        (two racing first registrations may both become one).
 
         ``publisher``: where ended sessions are announced (SESSION_ENDED; the
         storage's change log by default).
@@ -165,6 +170,7 @@ class UserManager:
         self.slots = HashingSlots(self.policy.hash_concurrency, self.policy.hash_wait_seconds)
         self.sender: TokenSender = sender or LogSender()
         self.admins = frozenset(_username_key(name.strip()) for name in admins if name.strip())
+        self.first_user_admin = first_user_admin
         self.clock: Callable[[], datetime] = utc_now
         self._decoy: tuple[PasswordHasher, str] | None = None
         if self.admins:
@@ -203,7 +209,7 @@ class UserManager:
             username=username,
             active=not verify,
             created_at=self.clock(),
-            is_admin=key in self.admins,
+            is_admin=key in self.admins or (self.first_user_admin and not self.users.any_admin()),
         )
         self.users.insert(user, key, self._hash(password))
         if verify:
@@ -352,6 +358,14 @@ class UserManager:
             raise UnknownUserError(user_id)
         return user
 
+    def get_user_by_name(self, username: str) -> User:
+        """The active user of that name (any case; one round trip), else UnknownUserError."""
+        key = _username_key(username.strip()) if isinstance(username, str) else ""
+        user = self.users.get_by_name_key(key) if key and _storable(key) else None
+        if user is None:
+            raise UnknownUserError(username)
+        return user
+
     def get_users(self, user_ids: Iterable[str]) -> list[User]:
         """The existing users among ``user_ids``, in one round trip (unknown ids are left out)."""
         return self.users.get_many(user_ids)
@@ -383,14 +397,15 @@ class UserManager:
     def login_user(
         self, username: str, password: str, *, client_address: str | None = None
     ) -> ApiKey:
-        """A new API key; UnknownUserError for an unknown, inactive user or a wrong password.
+        """A new API key; FailedLoginError (an UnknownUserError, "wrong username or password")
+        for an unknown or inactive user and for a wrong password alike.
 
         Failed attempts are counted per user name and per ``client_address``
         (when given); past either limit the call raises TooManyRequestsError
         (with ``retry_after``) without checking the password at all.
         """
         if not isinstance(username, str) or not isinstance(password, str):
-            raise UnknownUserError(str(username))
+            raise FailedLoginError(str(username))
         key = _username_key(username.strip())
         throttle_keys = self._login_keys(key, client_address)
         self._check_throttle(throttle_keys)
@@ -398,11 +413,11 @@ class UserManager:
         if found is None:
             self._verify(self._decoy_hash(), password)  # as slow as for a known name
             self._record_failure(throttle_keys)
-            raise UnknownUserError(username)
+            raise FailedLoginError(username)
         user, secret = found
         if not self._verify(secret, password):
             self._record_failure(throttle_keys)
-            raise UnknownUserError(username)
+            raise FailedLoginError(username)
         if needs_rehash(self.hasher, secret):
             self.users.set_secret(user.user_id, self._hash(password))
         token = secrets.token_urlsafe(32)
@@ -464,7 +479,7 @@ class UserManager:
 
     def _require_admin(self, caller: str | None, action: str) -> None:
         if caller is not None and not self.users.is_admin(caller):
-            raise UnauthorizedAccessError(f"only administrators may {action}")
+            raise admin_required(action)
 
     def _sessions_ended(self, user_id: str, by: str | None) -> None:
         """Announce that API keys of ``user_id`` ended (their sockets close)."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from groupstore.changes import Change, ChangeKind, Publisher
-from groupstore.errors import UnauthorizedAccessError, UnknownWorkflowError
+from groupstore.errors import UnknownWorkflowError, admin_required
 from groupstore.model import JSON, Workflow
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.backend import StorageLike, storage_of
@@ -100,4 +100,4 @@ class WorkflowManager:
 
     def _require_admin(self, caller: str | None, action: str) -> None:
         if caller is not None and not self.users.is_admin(caller):
-            raise UnauthorizedAccessError(f"only administrators may {action}")
+            raise admin_required(action)
