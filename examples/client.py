@@ -3,7 +3,8 @@
     python examples/client.py [GATEWAY_URL]        (default http://127.0.0.1:8000)
 
 An administrator (ADMIN_USER / ADMIN_PASSWORD, default admin / "an admin
-password"; start the gateway with GROUPSTORE_ADMINS=admin) creates a
+password"; on a fresh local store of scripts/serve the first user registered
+is one, elsewhere start the gateway with GROUPSTORE_ADMINS=admin) creates a
 workflow. Then a new user registers, logs in, creates a group, uploads a file
 (GraphQL multipart request), lists their groups page by page and downloads
 the file. The documents are the ones in examples/graphql/.

@@ -6,7 +6,8 @@
 #   examples/curl.sh [GATEWAY_URL]        (default http://127.0.0.1:8000)
 #
 # The administrator is ADMIN_USER / ADMIN_PASSWORD (default admin / "an admin
-# password"): start the gateway with GROUPSTORE_ADMINS=admin.
+# password"): on a fresh local store (scripts/serve) the first user registered
+# is one; elsewhere start the gateway with GROUPSTORE_ADMINS=admin.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 url=${1:-${GATEWAY_URL:-http://127.0.0.1:8000}}

@@ -2,20 +2,24 @@
 
     python examples/library.py [MONGODB_URI]
 
-The URI defaults to GROUPSTORE_MONGO_URI, else ``mongomock://`` (in memory).
+The URI defaults to GROUPSTORE_MONGO_URI, else the local store while
+``scripts/serve`` serves it, else ``mongomock://`` (in memory). From the
+checkout: ``.venv/bin/python examples/library.py``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 
 import groupstore
-from groupstore import Int, String
+from groupstore import Int, String, local
 
 
 def main(uri: str | None = None, database: str | None = None) -> None:
     suffix = uuid.uuid4().hex[:6]  # rerunnable against the same database
+    uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or local.running_uri()
     with groupstore.connect(uri, database) as store:
         alice = store.users.register_user(f"alice-{suffix}", "a long password")
         bob = store.users.register_user(f"bob-{suffix}", "another password")

@@ -21,9 +21,11 @@ import uvicorn
 import groupstore
 from graphql_api.observability import configure_logging
 from graphql_api.settings import Settings, SettingsError
+from graphql_api.sockets import MAX_MESSAGE_BYTES
 from graphql_api.timeouts import protocol_class
 
 APP_FACTORY = "graphql_api.app:create_app"
+WS_MESSAGE_SLACK = 64 * 1024
 
 
 def print_schema() -> None:
@@ -90,6 +92,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "http": protocol_class(settings.header_timeout_seconds),
         "timeout_keep_alive": settings.keepalive_seconds,
         "limit_concurrency": settings.max_connections,
+        # A WebSocket message over this is refused by the server before it is buffered
+        # (1009); the gateway closes over 1 MiB with 4413 (graphql_api.sockets).
+        "ws_max_size": MAX_MESSAGE_BYTES + WS_MESSAGE_SLACK,
         # X-Forwarded-* only from the proxies named (uvicorn trusts 127.0.0.1 by default).
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": list(settings.trusted_proxies) or None,

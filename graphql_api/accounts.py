@@ -33,7 +33,6 @@ from starlette.concurrency import run_in_threadpool
 import groupstore
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest
-from graphql_api.events import Change, ChangeKind
 from graphql_api.types import (
     ApiKey,
     PageInfo,
@@ -207,10 +206,9 @@ class AccountMutation:
 
     @mutation("End the session of the API key this request carries.")
     async def logout(self, info: Info) -> bool:
-        user = info.context.require_user()
+        info.context.require_user()
+        # The library announces the ended session (SESSION_ENDED): its sockets close.
         await run_in_threadpool(info.context.store.users.logout_user, info.context.token or "")
-        # Live subscriptions of this key close at once (others notice at their next event).
-        info.context.events.publish(Change(ChangeKind.SESSION_ENDED, user_id=user.user_id))
         return True
 
     @mutation("Activate the account of a one-time activation token; UNAUTHENTICATED if invalid.")

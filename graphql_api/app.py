@@ -35,6 +35,8 @@ from graphql_api.origin import PublicOrigin
 from graphql_api.schema import build_schema
 from graphql_api.settings import Settings
 from graphql_api.signing import Signer
+from graphql_api.sockets import SessionWatch, SocketLimits
+from graphql_api.subscriptions import SharedReads
 from graphql_api.timeouts import Deadlines
 from graphql_api.uploads import PREFLIGHT_HEADERS, BodyLimit
 from graphql_api.view import GatewayGraphQL
@@ -94,8 +96,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if store is not None:
-            yield
+        if store is not None:  # the caller's store: its change log feeds the subscriptions
+            app.state.events = broker_for(settings.events, store, settings.events_poll_seconds)
+            await app.state.events.start()
+            try:
+                yield
+            finally:
+                await app.state.events.stop()
             return
         if settings.in_memory:
             logger.warning(IN_MEMORY_WARNING, settings.mongo_uri)
@@ -118,8 +125,8 @@ def create_app(
             opened.users.policy.hash_concurrency,
         )
         try:
-            app.state.events = broker_for(settings.events, opened)
-            await app.state.events.start()  # change streams: fails on servers without them
+            app.state.events = broker_for(settings.events, opened, settings.events_poll_seconds)
+            await app.state.events.start()  # from the change log's newest position
             yield
         finally:
             await app.state.events.stop()
@@ -136,8 +143,12 @@ def create_app(
     )
     app.state.store = observe.store(store)
     app.state.settings = settings
-    app.state.events = EventBroker()  # in memory until the lifespan picks the configured one
+    app.state.events = EventBroker()  # delivers nothing until the lifespan starts the real one
     app.state.signer = Signer.from_settings(settings)
+    # WebSockets: their bounds, their sessions' checks, the reads their events share.
+    app.state.sockets = SocketLimits(settings)
+    app.state.sessions = SessionWatch(settings.ws_session_check_seconds)
+    app.state.reads = SharedReads()
     return app
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeAlias, TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,9 @@ import groupstore
 from graphql_api.auth import require_user
 from graphql_api.events import EventBroker
 from graphql_api.settings import Settings
+
+if TYPE_CHECKING:
+    from graphql_api.sockets import SocketHandler
 
 UserLoader: TypeAlias = DataLoader[str, groupstore.User | None]
 WorkflowLoader: TypeAlias = DataLoader[str, groupstore.Workflow | None]
@@ -69,6 +72,8 @@ class Context:
     events: EventBroker = field(default_factory=EventBroker)
     connection_params: dict[str, object] | None = None
     """WebSocket only: the ``connection_init`` payload (Strawberry sets it)."""
+    socket: SocketHandler | None = None
+    """WebSocket only, once authenticated: the socket's handler (its session, its end)."""
     users: UserLoader = field(init=False)
     workflows: WorkflowLoader = field(init=False)
     files: FilesLoader = field(init=False)

@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 from graphql import GraphQLError
 from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 import groupstore
 
@@ -175,6 +176,9 @@ def classify(error: GraphQLError) -> tuple[str, str] | None:
     found = public_error(original)
     if found is not None:
         return found
+    if isinstance(original, CannotGetOperationTypeError):
+        # No operation of that name (over a WebSocket; HTTP answers 400 before this).
+        return "BAD_REQUEST", error.message
     if error.path is None and (
         original is None or isinstance(original, GraphQLError) or error.nodes
     ):

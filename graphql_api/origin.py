@@ -11,16 +11,31 @@ an attacker's URL, which a client would then send its API key to. So:
   ``X-Forwarded-Proto`` of those proxies only);
 - else the address the server listens on (the ``Host`` header is ignored).
 
-``PublicOrigin`` rewrites the ASGI scope of HTTP requests accordingly, so
-``request.url_for`` everywhere gives the right URL (``downloadUrl``,
-``signedUrl``).
+Every URL the gateway hands out, over HTTP or a WebSocket (``downloadUrl``,
+``signedUrl``), is built by :func:`public_url_for`, on the base that
+``PublicOrigin`` computes by these rules for every HTTP request and WebSocket.
+``PublicOrigin`` also rewrites the ASGI scope of HTTP requests accordingly
+(``request.url`` is the public one); a WebSocket's Host is kept, for the
+same-origin check of subscriptions (a browser sends its true Host and Origin).
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+PUBLIC_BASE = "groupstore.public_base"
+"""The scope key of the public base URL (scheme, host, path prefix and root path)."""
+_HTTP_SCHEME = {"ws": "http", "wss": "https"}
+
+
+def public_url_for(connection: HTTPConnection, name: str, **path_params: str) -> str:
+    """The absolute public URL of the route ``name``: the one place URLs are built."""
+    base: str = connection.scope[PUBLIC_BASE]
+    path: str = connection.app.url_path_for(name, **path_params)
+    return base + path
 
 
 class PublicOrigin:
@@ -37,10 +52,11 @@ class PublicOrigin:
             self.prefix = parts.path.rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # HTTP only: a WebSocket's Host is kept, for the same-origin check of subscriptions
-        # (a browser sends its true Host and Origin; no URL is built on a socket).
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):
             scope = dict(scope)
+            scope[PUBLIC_BASE] = self.base(scope) + scope.get("root_path", "")
+        # HTTP only: a WebSocket's Host is kept, for the same-origin check of subscriptions.
+        if scope["type"] == "http":
             if self.host is not None:
                 scope["scheme"] = self.scheme
                 scope["headers"] = _with_host(scope["headers"], self.host)
@@ -52,6 +68,19 @@ class PublicOrigin:
                 host = None if server is None else _netloc(server)
                 scope["headers"] = _with_host(scope["headers"], host)
         await self.app(scope, receive, send)
+
+    def base(self, scope: Scope) -> str:
+        """``scheme://host[:port][/prefix]`` of the URLs handed out for this connection."""
+        if self.host is not None:
+            return f"{self.scheme}://{self.host.decode('latin-1')}{self.prefix}"
+        scheme = _HTTP_SCHEME.get(scope["scheme"], scope["scheme"])
+        host = None
+        if self.trust_host:
+            host = next((v for k, v in scope["headers"] if k.lower() == b"host"), None)
+        if host is None:
+            server = scope.get("server")
+            host = b"localhost" if server is None else _netloc(server)
+        return f"{scheme}://{host.decode('latin-1')}"
 
 
 def _netloc(server: tuple[str, int | None]) -> bytes:

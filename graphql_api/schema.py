@@ -14,6 +14,7 @@ call each operation: ``graphql_api.access`` (the README's table).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -27,10 +28,10 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+import groupstore
 from graphql_api.accounts import AccountMutation, AccountQuery
 from graphql_api.context import Info
 from graphql_api.errors import BadRequest, ErrorCodes, log_errors
-from graphql_api.events import Change, ChangeKind
 from graphql_api.limits import Limits, document_guard
 from graphql_api.settings import Settings
 from graphql_api.subscriptions import Subscription
@@ -115,6 +116,22 @@ class Query:
         return [UploadedFile.from_domain(file) for file in files]
 
 
+def _to_member(
+    info: Info,
+    action: Callable[..., groupstore.Group],
+    group_id: str,
+    user_id: str | None,
+    username: str | None,
+) -> groupstore.Group:
+    """``action(group_id, user id, caller=...)`` on the user named by id or by name
+    (membership mutations take either, as the CLI does); in the threadpool."""
+    if (user_id is None) == (username is None):
+        raise BadRequest("name the user by userId or by username (one of them)")
+    if username is not None:
+        user_id = info.context.store.users.get_user_by_name(username).user_id
+    return action(group_id, user_id, caller=info.context.caller)
+
+
 @strawberry.type
 class Mutation:
     @mutation("A new workflow; administrators only (FORBIDDEN).")
@@ -184,7 +201,6 @@ class Mutation:
             members=members,
             caller=info.context.caller,
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, id))
         return Group.from_domain(group)
 
     @mutation("Delete the group and its files; owner only.")
@@ -192,27 +208,38 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.delete_group, id, caller=info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_DELETED, id))
         return True
 
-    @mutation("Add an active user to the group; owner only. Adding a member again is a no-op.")
+    @mutation(
+        "Add an active user (by `userId` or `username`) to the group; owner only. "
+        "Adding a member again is a no-op."
+    )
     async def add_member(
-        self, info: Info, group_id: strawberry.ID, user_id: strawberry.ID
+        self,
+        info: Info,
+        group_id: strawberry.ID,
+        user_id: strawberry.ID | None = None,
+        username: str | None = None,
     ) -> Group:
         group = await run_in_threadpool(
-            info.context.store.groups.add_member, group_id, user_id, caller=info.context.caller
+            _to_member, info, info.context.store.groups.add_member, group_id, user_id, username
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
-    @mutation("Remove a member; owner only (the owner leaves only after a transfer).")
+    @mutation(
+        "Remove a member (by `userId` or `username`); owner only (the owner leaves only "
+        "after a transfer)."
+    )
     async def remove_member(
-        self, info: Info, group_id: strawberry.ID, user_id: strawberry.ID
+        self,
+        info: Info,
+        group_id: strawberry.ID,
+        user_id: strawberry.ID | None = None,
+        username: str | None = None,
     ) -> Group:
         group = await run_in_threadpool(
-            info.context.store.groups.remove_member, group_id, user_id, caller=info.context.caller
+            _to_member, info, info.context.store.groups.remove_member, group_id, user_id, username
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation("The caller leaves the group (the owner must transfer ownership first).")
@@ -220,20 +247,27 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.leave_group, group_id, info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return True
 
-    @mutation("Make another member the owner; owner only. The old owner stays a member.")
+    @mutation(
+        "Make another member (by `userId` or `username`) the owner; owner only. "
+        "The old owner stays a member."
+    )
     async def transfer_ownership(
-        self, info: Info, group_id: strawberry.ID, user_id: strawberry.ID
+        self,
+        info: Info,
+        group_id: strawberry.ID,
+        user_id: strawberry.ID | None = None,
+        username: str | None = None,
     ) -> Group:
         group = await run_in_threadpool(
+            _to_member,
+            info,
             info.context.store.groups.transfer_ownership,
             group_id,
             user_id,
-            caller=info.context.caller,
+            username,
         )
-        info.context.events.publish(Change(ChangeKind.GROUP_UPDATED, group_id))
         return Group.from_domain(group)
 
     @mutation(
@@ -254,7 +288,6 @@ class Mutation:
             )
         finally:
             await file.close()
-        info.context.events.publish(Change(ChangeKind.FILE_UPLOADED, group_id, uploaded.file_id))
         return UploadedFile.from_domain(uploaded)
 
     @mutation("Delete one file of the group; members only.")
@@ -264,7 +297,6 @@ class Mutation:
         await run_in_threadpool(
             info.context.store.groups.delete_file, group_id, file_id, caller=info.context.caller
         )
-        info.context.events.publish(Change(ChangeKind.FILE_DELETED, group_id, file_id))
         return True
 
 

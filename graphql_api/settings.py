@@ -25,7 +25,7 @@ GiB = 1024**3
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-EVENT_BACKENDS = ("memory", "change-streams")
+EVENT_BACKENDS = ("poll", "change-streams", "memory")  # memory: the old name of poll
 MIN_SIGNING_SECRET_LENGTH = 32
 _SMTP_TLS = ("starttls", "ssl", "none")
 _LOG_FORMATS = ("text", "json")
@@ -94,9 +94,28 @@ class Settings:
     """GROUPSTORE_SIGNED_URL_TTL_SECONDS: lifetime of a signed URL when none is asked for."""
     signed_url_max_ttl_seconds: int = 3600
     """GROUPSTORE_SIGNED_URL_MAX_TTL_SECONDS: the longest lifetime ``signedUrl`` grants."""
-    events: str = "memory"
-    """GROUPSTORE_EVENTS: how subscriptions learn of changes: ``memory`` (one gateway
-    process) or ``change-streams`` (MongoDB change streams: several processes, a replica set)."""
+    events: str = "poll"
+    """GROUPSTORE_EVENTS: how subscriptions learn of every process's changes: ``poll`` (read
+    the change log every GROUPSTORE_EVENTS_POLL_SECONDS; any server) or ``change-streams``
+    (pushed by MongoDB change streams on a replica set; elsewhere it falls back to ``poll``)."""
+    events_poll_seconds: float = 0.2
+    """GROUPSTORE_EVENTS_POLL_SECONDS: how often each gateway reads the change log."""
+    ws_max_sockets: int = 500
+    """GROUPSTORE_WS_MAX_SOCKETS: open WebSockets per process (at most half of
+    GROUPSTORE_MAX_CONNECTIONS is used, so HTTP keeps the rest); beyond: refused."""
+    ws_max_sockets_per_address: int = 50
+    """GROUPSTORE_WS_MAX_SOCKETS_PER_ADDRESS: open WebSockets per client address."""
+    ws_max_sockets_per_user: int = 20
+    """GROUPSTORE_WS_MAX_SOCKETS_PER_USER: authenticated WebSockets per user (beyond: 4429)."""
+    ws_max_subscriptions_per_user: int = 100
+    """GROUPSTORE_WS_MAX_SUBSCRIPTIONS_PER_USER: subscriptions per user at once, over all
+    their sockets (beyond: TOO_MANY_REQUESTS); also the operations per socket."""
+    ws_init_timeout_seconds: float = 3.0
+    """GROUPSTORE_WS_INIT_TIMEOUT_SECONDS: time for a socket to send ``connection_init``
+    (else closed with 4408)."""
+    ws_session_check_seconds: float = 0.5
+    """GROUPSTORE_WS_SESSION_CHECK_SECONDS: how often an open socket's session is checked
+    against the database, and the oldest check an operation may rely on (under 1 s)."""
     # Accounts. GROUPSTORE_ADMINS is read by groupstore.connect itself.
     open_registration: bool = True
     """GROUPSTORE_OPEN_REGISTRATION: anyone may ``registerUser`` (else administrators only)."""
@@ -181,6 +200,17 @@ class Settings:
             value = getattr(self, name)
             _check(0 < value <= 86400, name.upper(), "must be between 0 and 86400 (exclusive of 0)")
         _check(self.max_connections >= 1, "MAX_CONNECTIONS", "must be at least 1")
+        for name in (
+            "ws_max_sockets", "ws_max_sockets_per_address", "ws_max_sockets_per_user",
+            "ws_max_subscriptions_per_user",
+        ):  # fmt: skip
+            _check(getattr(self, name) >= 1, name.upper(), "must be at least 1")
+        _check(
+            0 < self.ws_init_timeout_seconds <= 60, "WS_INIT_TIMEOUT_SECONDS", "must be in (0, 60]"
+        )
+        _check(
+            0 < self.ws_session_check_seconds < 1, "WS_SESSION_CHECK_SECONDS", "must be in (0, 1)"
+        )
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             _check(
@@ -208,6 +238,7 @@ class Settings:
         _check(
             self.events in EVENT_BACKENDS, "EVENTS", f"must be one of {', '.join(EVENT_BACKENDS)}"
         )
+        _check(0 < self.events_poll_seconds <= 60, "EVENTS_POLL_SECONDS", "must be in (0, 60]")
         for name in (
             "password_min_length", "argon2_time_cost", "argon2_parallelism", "hash_concurrency",
             "login_failure_window_seconds", "activation_token_ttl_seconds",
@@ -270,6 +301,11 @@ class Settings:
         )
 
     @property
+    def ws_socket_limit(self) -> int:
+        """Open WebSockets allowed: the setting, within half the connection bound."""
+        return max(1, min(self.ws_max_sockets, self.max_connections // 2))
+
+    @property
     def in_memory(self) -> bool:
         """Whether the store lives in this process only (``mongomock://``)."""
         return self.mongo_uri.startswith("mongomock://")
@@ -303,6 +339,13 @@ class Settings:
             "signed_url_ttl_seconds": _int,
             "signed_url_max_ttl_seconds": _int,
             "events": _lower,
+            "events_poll_seconds": _float,
+            "ws_max_sockets": _int,
+            "ws_max_sockets_per_address": _int,
+            "ws_max_sockets_per_user": _int,
+            "ws_max_subscriptions_per_user": _int,
+            "ws_init_timeout_seconds": _float,
+            "ws_session_check_seconds": _float,
             "open_registration": _bool,
             "require_verification": _bool,
             "password_min_length": _int,

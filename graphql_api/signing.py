@@ -37,6 +37,7 @@ from starlette.requests import HTTPConnection, Request
 import groupstore
 from graphql_api.auth import authenticate, require_user
 from graphql_api.errors import BadRequest, InvalidSignature, SignatureExpired
+from graphql_api.origin import public_url_for
 from graphql_api.settings import Settings
 
 logger = logging.getLogger("graphql_api")
@@ -188,8 +189,7 @@ def file_url(
 ) -> str:
     """The absolute URL of the file route, with ``params`` as its query string.
 
-    The one place that decides the public base of the URL (today: the
-    request's own scheme and host).
+    Its base is the public one (``graphql_api.origin``), over HTTP or a WebSocket.
     """
-    url = str(connection.url_for("download", group_id=group_id, file_id=file_id))
+    url = public_url_for(connection, "download", group_id=group_id, file_id=file_id)
     return f"{url}?{urlencode(params)}" if params else url

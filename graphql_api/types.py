@@ -144,8 +144,7 @@ class UploadedFile:
 
     @field("The file route: GET/HEAD with a member's `Authorization: Bearer`; Range supported.")
     def download_url(self, info: Info) -> str:
-        url = info.context.request.url_for("download", group_id=self.group_id, file_id=str(self.id))
-        return str(url)
+        return file_url(info.context.request, self.group_id, str(self.id))
 
     @field(
         "A link that downloads the file with no header (for a browser's `<a href download>`), "

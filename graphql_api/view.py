@@ -16,6 +16,7 @@ On top of Strawberry's view it
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter
@@ -41,11 +42,19 @@ from graphql_api.context import Context, get_events, get_store
 from graphql_api.errors import STATUS_CODE, BadRequest, GatewayError, HTTPError, error_response
 from graphql_api.graphiql import graphiql_html
 from graphql_api.settings import Settings
+from graphql_api.sockets import (
+    LimitedWebSocketAdapter,
+    SocketHandler,
+    get_limits,
+    refuse_handshake,
+)
 from graphql_api.uploads import LimitedFormAdapter, check_csrf, is_multipart
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
     request_adapter_class = LimitedFormAdapter
+    websocket_adapter_class = LimitedWebSocketAdapter
+    graphql_transport_ws_handler_class = SocketHandler
 
     def __init__(self, schema: BaseSchema, settings: Settings) -> None:
         super().__init__(
@@ -56,12 +65,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
             # Subscriptions: graphql-transport-ws only; the key comes in connection_init.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             allowed_origins=settings.cors_origins,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions_per_user,
         )
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # unreachable: the route only matches HTTP
-            await super().__call__(scope, receive, send)
+        if scope["type"] == "websocket":
+            await self.serve_socket(WebSocket(scope, receive, send))
             return
         request = Request(scope, receive)
         try:
@@ -78,6 +89,18 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await response(scope, receive, send)
         finally:
             await request.close()  # closes every spooled upload file
+
+    async def serve_socket(self, ws: WebSocket) -> None:
+        """Serve a WebSocket within the socket bounds (``graphql_api.sockets``)."""
+        limits = get_limits(ws)
+        address = ws.client.host if ws.client is not None else ""
+        if not limits.admit(address):
+            await refuse_handshake(ws)
+            return
+        try:
+            await self.run(ws)
+        finally:
+            limits.release(address)
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -170,6 +193,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"code": exc.code}) from exc
         if user is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        get_limits(context.request).admit_user(user.user_id)  # TooManySockets: 4429
         context.user, context.token = user, token
         context.users.prime(user.user_id, user)
         return cast("UnsetType", UNSET)

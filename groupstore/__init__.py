@@ -7,7 +7,7 @@ with groupstore.connect("mongodb://localhost:27017/groups") as store:
     group = store.groups.create_group(wf.workflow_id, "team-a", user_id=alice.user_id)
 """
 
-from groupstore.changes import Change, ChangeKind
+from groupstore.changes import Change, ChangeKind, Publisher
 from groupstore.directory import Directory, StoreDirectory, WorkflowDefaults
 from groupstore.errors import (
     ArchiveError,
@@ -59,7 +59,7 @@ from groupstore.parameters import (
 from groupstore.passwords import Argon2Parameters
 from groupstore.repair import RepairReport, repair
 from groupstore.senders import LogSender, RecordingSender, SmtpSender, TokenMessage, TokenSender
-from groupstore.storage.changes import ChangeFeed
+from groupstore.storage.changes import ChangeCursor, ChangeFeed
 from groupstore.store import GroupStore, connect
 from groupstore.users import AccountPolicy, UserManager, UserPage
 from groupstore.workflows import WorkflowManager
@@ -76,6 +76,7 @@ __all__ = [
     "Array",
     "Bool",
     "Change",
+    "ChangeCursor",
     "ChangeFeed",
     "ChangeKind",
     "ChangeStreamsUnsupportedError",
@@ -97,6 +98,7 @@ __all__ = [
     "Member",
     "Option",
     "Parameter",
+    "Publisher",
     "RangeConstraint",
     "Record",
     "RecordingSender",

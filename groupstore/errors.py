@@ -12,6 +12,7 @@ stable string ``code`` that the GraphQL gateway sends to clients as
     │   └── DuplicateUserError           DUPLICATE_USER
     ├── UnknownObjectError               NOT_FOUND
     │   ├── UnknownUserError             UNKNOWN_USER
+    │   │   └── FailedLoginError         UNKNOWN_USER  ("wrong username or password")
     │   ├── UnknownWorkflowError         UNKNOWN_WORKFLOW
     │   ├── UnknownWorkflowGroupError    UNKNOWN_GROUP
     │   └── UnknownFileError             UNKNOWN_FILE
@@ -94,6 +95,15 @@ class UnknownUserError(UnknownObjectError):
     type_name: ClassVar[str] = "user"
 
 
+class FailedLoginError(UnknownUserError):
+    """A failed login: an unknown or inactive user and a wrong password say the same."""
+
+    def __init__(self, identifier: str | None) -> None:
+        super().__init__(identifier)
+        self.message = "wrong username or password"
+        Exception.__init__(self, identifier)
+
+
 class UnknownWorkflowError(UnknownObjectError):
     """Raised for an unknown workflow identifier."""
 
@@ -131,6 +141,15 @@ class UnauthorizedAccessError(GroupStoreError):
 
     def __init__(self, message: str = "not authorized") -> None:
         super().__init__(message)
+
+
+def admin_required(action: str) -> UnauthorizedAccessError:
+    """The error for a non-administrator's ``action``, saying how to become one."""
+    return UnauthorizedAccessError(
+        f"only administrators may {action}; an administrator is made with "
+        "'groupstore users promote USERNAME' (on the local store while scripts/serve runs, "
+        "else with --uri), or named in GROUPSTORE_ADMINS"
+    )
 
 
 class TooManyRequestsError(GroupStoreError):

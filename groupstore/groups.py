@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, overload
 
+from groupstore.changes import Change, ChangeKind, Publisher
 from groupstore.directory import Directory, StoreDirectory
 from groupstore.errors import (
     ConstraintViolationError,
@@ -120,17 +121,21 @@ class WorkflowGroupManager:
         fs: Any = None,
         users: UserManager | None = None,
         directory: Directory | None = None,
+        publisher: Publisher | None = None,
     ):
         """``db``: the store's storage, or a pymongo database to build one on.
 
         ``fs``: the GridFS bucket of ``db`` by default (a ``gridfs.GridFSBucket`` works too).
         ``directory``: where members and workflows are looked up; groupstore's
         own users and workflows by default.
+        ``publisher``: where each acknowledged write's ``Change`` goes (the storage's
+        change log by default).
         """
         storage = storage_of(db, fs)
+        self.changes: Publisher = publisher or storage.changes
         self.groups = storage.groups
         self.fs = storage.fs
-        self.users = users or UserManager(storage)
+        self.users = users or UserManager(storage, publisher=self.changes)
         self.directory = directory or StoreDirectory(self.users, storage.workflows)
 
     # -- groups ---------------------------------------------------------------
@@ -186,6 +191,7 @@ class WorkflowGroupManager:
             engine_config=workflow.engine_config if engine_config is None else engine_config,
         )
         self.groups.insert(self.groups.prepare(group))  # rejects non-JSON values first
+        self._emit(ChangeKind.GROUP_CREATED, group_id, caller)
         return group
 
     @overload
@@ -290,6 +296,7 @@ class WorkflowGroupManager:
                     "the owner must stay a member: transfer ownership first"
                 )
             raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
+        self._emit(ChangeKind.GROUP_UPDATED, group_id, caller)
         return group
 
     def delete_group(self, group_id: str, *, caller: str | None = None) -> None:
@@ -297,6 +304,7 @@ class WorkflowGroupManager:
         if not self.groups.delete(group_id, self._owner_condition(caller)):
             self._explain(group_id, caller, owner_only=True)
             raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
+        self._emit(ChangeKind.GROUP_DELETED, group_id, caller)
         self.fs.delete(self.fs.ids_for_groups([group_id]))
 
     # -- membership, one user at a time --------------------------------------
@@ -321,6 +329,7 @@ class WorkflowGroupManager:
                 },
             )
             if group is not None:
+                self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=member.user_id)
                 return group
             # Nothing matched. That alone does not prove "already a member": the
             # read that explains the miss must show the user in both lists, else
@@ -361,6 +370,7 @@ class WorkflowGroupManager:
             {"$set": {"owner_id": user_id, "updated_at": utc_now()}},
         )
         if group is not None:
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return group
         access = self._explain(group_id, caller, owner_only=True)
         if user_id not in access.member_ids:
@@ -399,6 +409,7 @@ class WorkflowGroupManager:
             self.fs.delete([file_id])
             self._require_member(group_id, caller)
             raise UnauthorizedAccessError(FORBIDDEN_MEMBER)  # removed, then added again
+        self._emit(ChangeKind.FILE_UPLOADED, group_id, caller, file_id=file_id)
         return UploadedFile(
             file_id=file_id,
             name=name,
@@ -464,8 +475,21 @@ class WorkflowGroupManager:
         if not self.fs.remove(group_id, file_id):
             self._require_member(group_id, None)
             raise UnknownFileError(file_id)
+        self._emit(ChangeKind.FILE_DELETED, group_id, caller, file_id=file_id)
 
-    # -- checks ---------------------------------------------------------------
+    # -- changes and checks ---------------------------------------------------
+
+    def _emit(
+        self,
+        kind: ChangeKind,
+        group_id: str,
+        caller: str | None,
+        *,
+        file_id: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        """Announce a write that succeeded (after it: a refused write announces nothing)."""
+        self.changes.publish(Change(kind, group_id, file_id, user_id=user_id, by=caller))
 
     @staticmethod
     def _owner_condition(caller: str | None) -> dict[str, Any]:
@@ -510,6 +534,8 @@ class WorkflowGroupManager:
         if group is None:
             raise UnknownWorkflowGroupError(group_id)
         if missed and not group.is_member(user_id):
+            # Perhaps this write's doing: announced (an extra event is harmless, a lost one not).
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return group
         if leaving and not group.is_member(user_id):
             raise UnauthorizedAccessError(FORBIDDEN_MEMBER)
@@ -525,6 +551,7 @@ class WorkflowGroupManager:
             group_id, member, {"owner_id": owner}, {"updated_at": utc_now()}
         )
         if updated is not None:
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return updated
         if attempts <= 1:
             raise StoreUnavailableError(f"group '{group_id}' kept changing; try again")

@@ -8,10 +8,11 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
+from groupstore.changes import Change, Publisher
 from groupstore.groups import WorkflowGroupManager
 from groupstore.senders import TokenSender
 from groupstore.storage.backend import Storage, server_kind
-from groupstore.storage.changes import ChangeFeed, watch_changes
+from groupstore.storage.changes import ChangeCursor, ChangeFeed, watch_changes
 from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
 from groupstore.storage.schema import upgrade
 from groupstore.users import DEFAULT_TOKEN_TTL, AccountPolicy, UserManager
@@ -36,18 +37,29 @@ class GroupStore:
         token_ttl: timedelta = DEFAULT_TOKEN_TTL,
         *,
         admins: Iterable[str] = (),
+        first_user_admin: bool = False,
         policy: AccountPolicy | None = None,
         sender: TokenSender | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
+        """``publisher``: where the managers announce their writes; by default the
+        database's change log (``storage.changes``), which every process reads."""
         self.client = client
         self.storage = storage
         self.db = storage.db
         self.fs = storage.fs
+        self.publisher: Publisher = publisher or storage.changes
         self.users = UserManager(
-            storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+            storage,
+            token_ttl=token_ttl,
+            admins=admins,
+            first_user_admin=first_user_admin,
+            policy=policy,
+            sender=sender,
+            publisher=self.publisher,
         )
-        self.workflows = WorkflowManager(storage)
-        self.groups = WorkflowGroupManager(storage, users=self.users)
+        self.workflows = WorkflowManager(storage, publisher=self.publisher)
+        self.groups = WorkflowGroupManager(storage, users=self.users, publisher=self.publisher)
 
     @property
     def database_name(self) -> str:
@@ -62,13 +74,30 @@ class GroupStore:
         """StoreUnavailableError unless the server answers (within the store's timeout)."""
         ping(self.client)
 
+    def read_changes(self, after: int | None = None) -> ChangeCursor:
+        """A cursor over the change log from position ``after`` (default: from now on).
+
+        Its ``poll()`` returns the changes every process made since the last
+        poll, in order, each once (one read); works on every server.
+        """
+        return self.storage.changes.cursor(after)
+
+    def changes_between(self, after: int, upto: int, group_id: str | None = None) -> list[Change]:
+        """The logged changes in (``after``, ``upto``], of one group when given (one read)."""
+        return self.storage.changes.read(after, upto, group_id)
+
+    def settled_position(self, after: int = 0) -> int:
+        """The last position of the unbroken run of logged changes after ``after`` (one read):
+        a read made now reflects every change up to it."""
+        return self.storage.changes.settled(after)
+
     def watch_changes(self) -> ChangeFeed:
-        """A feed of ``Change`` events from every writer of this database (change streams).
+        """A feed of the change log's new entries, pushed by a change stream.
 
         Iterate it (blocking) and ``close()`` it when done; ChangeStreamsUnsupportedError
         on servers without change streams (standalone MongoDB, FerretDB, in memory).
         """
-        return watch_changes(self.db, self.fs.bucket_name)
+        return watch_changes(self.db)
 
     def close(self) -> None:
         """Close the client and its connection pool."""
@@ -94,8 +123,10 @@ def connect(
     token_ttl: timedelta = DEFAULT_TOKEN_TTL,
     client_options: Mapping[str, Any] | None = None,
     admins: Iterable[str] | None = None,
+    first_user_admin: bool | None = None,
     policy: AccountPolicy | None = None,
     sender: TokenSender | None = None,
+    publisher: Publisher | None = None,
 ) -> GroupStore:
     """Connect to MongoDB (or ``mongomock://``, in memory), create indexes, return the store.
 
@@ -107,12 +138,19 @@ def connect(
     pool sizes, ``event_listeners``...); they win over the URI and ``timeout``.
     ``admins``: user names that are administrators (now, or when they
     register); default the comma-separated ``GROUPSTORE_ADMINS``.
+    ``first_user_admin``: a user who registers while the store has no
+    administrator becomes one; default ``GROUPSTORE_FIRST_USER_ADMIN``
+    (``groupstore serve`` turns it on for the local store only).
     ``policy`` (password rules, hashing costs, login throttling, token
     lifetimes) and ``sender`` (how activation and reset tokens reach users)
-    go to the ``UserManager``.
+    go to the ``UserManager``. ``publisher`` receives every write's ``Change``
+    (default: the database's change log).
     """
     if admins is None:
         admins = os.environ.get("GROUPSTORE_ADMINS", "").split(",")
+    if first_user_admin is None:
+        flag = os.environ.get("GROUPSTORE_FIRST_USER_ADMIN", "")
+        first_user_admin = flag.strip().lower() in ("1", "true", "yes", "on")
     uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or DEFAULT_URI
     database = (
         database
@@ -128,7 +166,14 @@ def connect(
         storage = Storage.build(db, server_kind(client), timeout=timeout)
         upgrade(storage)  # one read, unless the database was written by an earlier version
         return GroupStore(  # promotes the named administrators: one more round trip
-            client, storage, token_ttl=token_ttl, admins=admins, policy=policy, sender=sender
+            client,
+            storage,
+            token_ttl=token_ttl,
+            admins=admins,
+            first_user_admin=first_user_admin,
+            policy=policy,
+            sender=sender,
+            publisher=publisher,
         )
     except BaseException:
         client.close()

@@ -35,12 +35,15 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 
+from groupstore.changes import Change, ChangeKind, Publisher
 from groupstore.errors import (
     ConstraintViolationError,
+    FailedLoginError,
     TooManyRequestsError,
     UnauthenticatedAccessError,
     UnauthorizedAccessError,
     UnknownUserError,
+    admin_required,
 )
 from groupstore.model import ApiKey, User
 from groupstore.passwords import (
@@ -146,9 +149,18 @@ class UserManager:
         policy: AccountPolicy | None = None,
         sender: TokenSender | None = None,
         admins: Iterable[str] = (),
+        first_user_admin: bool = False,
+        publisher: Publisher | None = None,
     ) -> None:
-        """``admins``: user names that are administrators, now or when they register."""
+        """``admins``: user names that are administrators, now or when they register;
+        ``first_user_admin``: a user registered while there is no administrator becomes one
+        (two racing first registrations may both become one).
+
+        ``publisher``: where ended sessions are announced (SESSION_ENDED; the
+        storage's change log by default).
+        """
         storage = storage_of(db)
+        self.changes: Publisher = publisher or storage.changes
         self.users = storage.users
         self.tokens = storage.tokens
         self.failures = storage.failures
@@ -158,6 +170,7 @@ class UserManager:
         self.slots = HashingSlots(self.policy.hash_concurrency, self.policy.hash_wait_seconds)
         self.sender: TokenSender = sender or LogSender()
         self.admins = frozenset(_username_key(name.strip()) for name in admins if name.strip())
+        self.first_user_admin = first_user_admin
         self.clock: Callable[[], datetime] = utc_now
         self._decoy: tuple[PasswordHasher, str] | None = None
         if self.admins:
@@ -196,7 +209,7 @@ class UserManager:
             username=username,
             active=not verify,
             created_at=self.clock(),
-            is_admin=key in self.admins,
+            is_admin=key in self.admins or (self.first_user_admin and not self.users.any_admin()),
         )
         self.users.insert(user, key, self._hash(password))
         if verify:
@@ -260,6 +273,7 @@ class UserManager:
         if user is None:
             raise UnknownUserError(user_id)
         self.users.delete_keys(user_id)
+        self._sessions_ended(user_id, caller)
         self.tokens.delete_for_user(user_id)
         return user
 
@@ -301,6 +315,7 @@ class UserManager:
         if not self.users.set_secret(user_id, secret):
             raise UnauthenticatedAccessError(INVALID_TOKEN)  # deactivated meanwhile
         self.users.delete_keys(user_id)
+        self._sessions_ended(user_id, user_id)
         self.tokens.delete_for_user(user_id, RESET_PASSWORD)
         return self.get_user(user_id)
 
@@ -331,6 +346,7 @@ class UserManager:
             raise UnknownUserError(user_id)
         keep = _token(keep_api_key)
         self.users.delete_keys(user_id, keep=None if keep is None else _key_hash(keep))
+        self._sessions_ended(user_id, user_id)
         return user
 
     # Reading users
@@ -340,6 +356,14 @@ class UserManager:
         user = self.users.get(user_id, active=active)
         if user is None:
             raise UnknownUserError(user_id)
+        return user
+
+    def get_user_by_name(self, username: str) -> User:
+        """The active user of that name (any case; one round trip), else UnknownUserError."""
+        key = _username_key(username.strip()) if isinstance(username, str) else ""
+        user = self.users.get_by_name_key(key) if key and _storable(key) else None
+        if user is None:
+            raise UnknownUserError(username)
         return user
 
     def get_users(self, user_ids: Iterable[str]) -> list[User]:
@@ -373,14 +397,15 @@ class UserManager:
     def login_user(
         self, username: str, password: str, *, client_address: str | None = None
     ) -> ApiKey:
-        """A new API key; UnknownUserError for an unknown, inactive user or a wrong password.
+        """A new API key; FailedLoginError (an UnknownUserError, "wrong username or password")
+        for an unknown or inactive user and for a wrong password alike.
 
         Failed attempts are counted per user name and per ``client_address``
         (when given); past either limit the call raises TooManyRequestsError
         (with ``retry_after``) without checking the password at all.
         """
         if not isinstance(username, str) or not isinstance(password, str):
-            raise UnknownUserError(str(username))
+            raise FailedLoginError(str(username))
         key = _username_key(username.strip())
         throttle_keys = self._login_keys(key, client_address)
         self._check_throttle(throttle_keys)
@@ -388,11 +413,11 @@ class UserManager:
         if found is None:
             self._verify(self._decoy_hash(), password)  # as slow as for a known name
             self._record_failure(throttle_keys)
-            raise UnknownUserError(username)
+            raise FailedLoginError(username)
         user, secret = found
         if not self._verify(secret, password):
             self._record_failure(throttle_keys)
-            raise UnknownUserError(username)
+            raise FailedLoginError(username)
         if needs_rehash(self.hasher, secret):
             self.users.set_secret(user.user_id, self._hash(password))
         token = secrets.token_urlsafe(32)
@@ -403,7 +428,10 @@ class UserManager:
     def logout_user(self, api_key: str | ApiKey) -> User | None:
         """End the session of that key; the user it belonged to, or None for an unknown key."""
         token = _token(api_key)
-        return None if token is None else self.users.delete_key(_key_hash(token))
+        user = None if token is None else self.users.delete_key(_key_hash(token))
+        if user is not None:
+            self._sessions_ended(user.user_id, user.user_id)
+        return user
 
     def authenticate(self, api_key: str | ApiKey | None) -> User:
         """The user of a valid key (one round trip); UnauthenticatedAccessError otherwise."""
@@ -451,7 +479,11 @@ class UserManager:
 
     def _require_admin(self, caller: str | None, action: str) -> None:
         if caller is not None and not self.users.is_admin(caller):
-            raise UnauthorizedAccessError(f"only administrators may {action}")
+            raise admin_required(action)
+
+    def _sessions_ended(self, user_id: str, by: str | None) -> None:
+        """Announce that API keys of ``user_id`` ended (their sockets close)."""
+        self.changes.publish(Change(ChangeKind.SESSION_ENDED, user_id=user_id, by=by))
 
     def _hash(self, password: str) -> str:
         return hash_password(self.hasher, self.slots, password)

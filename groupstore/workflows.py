@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from groupstore.errors import UnauthorizedAccessError, UnknownWorkflowError
+from groupstore.changes import Change, ChangeKind, Publisher
+from groupstore.errors import UnknownWorkflowError, admin_required
 from groupstore.model import JSON, Workflow
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.backend import StorageLike, storage_of
@@ -22,8 +23,10 @@ class WorkflowManager:
     active administrator; without it the caller is trusted.
     """
 
-    def __init__(self, db: StorageLike, fs: Any = None) -> None:
+    def __init__(self, db: StorageLike, fs: Any = None, publisher: Publisher | None = None) -> None:
+        """``publisher``: where each write's ``Change`` goes (the storage's change log)."""
         storage = storage_of(db, fs)
+        self.changes: Publisher = publisher or storage.changes
         self.workflows = storage.workflows
         self.groups = storage.groups
         self.users = storage.users
@@ -56,6 +59,9 @@ class WorkflowManager:
             engine_config=engine_config,
         )
         self.workflows.insert(workflow)  # encodes (and rejects non-JSON) before writing
+        self.changes.publish(
+            Change(ChangeKind.WORKFLOW_CREATED, workflow_id=workflow.workflow_id, by=caller)
+        )
         return workflow
 
     def get_workflow(self, workflow_id: str) -> Workflow:
@@ -85,8 +91,13 @@ class WorkflowManager:
         group_ids = self.groups.ids_for_workflow(workflow_id)
         if group_ids:
             self.groups.delete_many(group_ids)
+        # One change for all its groups (group_id None: every watcher of a group looks).
+        self.changes.publish(
+            Change(ChangeKind.WORKFLOW_DELETED, workflow_id=workflow_id, by=caller)
+        )
+        if group_ids:
             self.fs.delete(self.fs.ids_for_groups(group_ids))
 
     def _require_admin(self, caller: str | None, action: str) -> None:
         if caller is not None and not self.users.is_admin(caller):
-            raise UnauthorizedAccessError(f"only administrators may {action}")
+            raise admin_required(action)

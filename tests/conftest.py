@@ -35,6 +35,18 @@ from tests.backend import BACKEND, BACKENDS, CHEAP_HASHER, MONGO_URI, new_store_
 FERRETDB_BACKENDS = ("ferretdb-sqlite", "ferretdb-postgresql")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_local_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test finds a local store ``scripts/serve`` may be serving from this checkout."""
+    before = os.environ.get("GROUPSTORE_DATA_DIR")
+    os.environ["GROUPSTORE_DATA_DIR"] = str(tmp_path_factory.mktemp("no-local-store"))
+    yield
+    if before is None:
+        del os.environ["GROUPSTORE_DATA_DIR"]
+    else:
+        os.environ["GROUPSTORE_DATA_DIR"] = before
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     where = f"{MONGO_URI} ({BACKEND})" if MONGO_URI else "mongomock (memory)"
     return f"groupstore backend: {where}"
@@ -59,6 +71,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("flowserv") and flowserv_missing:
             item.add_marker(
                 pytest.mark.skip(reason="needs flowserv-core: pip install '.[flowserv]'")
+            )
+        if item.get_closest_marker("local_store") and BACKEND != "memory":
+            item.add_marker(
+                pytest.mark.skip(reason="starts its own FerretDB: runs on the memory leg only")
             )
         if item.get_closest_marker("real_server") and not MONGO_URI:
             item.add_marker(

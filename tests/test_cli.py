@@ -204,6 +204,20 @@ def test_groups_create_with_owner_and_members_by_name(cli, store, workflow, alic
     assert cli.json("groups", "show", group_id)["members"] == [alice.user_id, bob.user_id]
 
 
+def test_groups_show_and_list_print_usernames_and_json_ids(cli, store, workflow, alice, bob):
+    group_id = cli.ok(
+        "groups", "create", "benchmark", "team-a", "--owner", "alice", "--member", "bob"
+    ).stdout.strip()
+
+    shown = cli.ok("groups", "show", group_id).stdout
+    listed = cli.ok("groups", "list").stdout
+
+    assert "owner:" in shown and "alice" in shown and "bob" in shown
+    assert alice.user_id not in shown and bob.user_id not in shown
+    assert "alice, bob" in listed and alice.user_id not in listed
+    assert cli.json("groups", "list")[0]["owner"] == alice.user_id
+
+
 def test_groups_create_takes_spec_and_parameters_from_files(
     cli, store, workflow, alice, tmp_path: Path
 ):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import signal
 from typing import Any
 
 import pytest
@@ -32,8 +34,10 @@ def group(store, workflow, alice):
 
 @pytest.fixture
 def no_store_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GROUPSTORE_MONGO_URI", raising=False)
-    monkeypatch.delenv("GROUPSTORE_DATABASE", raising=False)
+    """No store named; what ``serve`` puts in the environment is undone after the test."""
+    for name in ("MONGO_URI", "DATABASE", "FIRST_USER_ADMIN", "SIGNING_SECRET"):
+        monkeypatch.setenv(f"GROUPSTORE_{name}", "")  # so that delenv restores "unset"
+        monkeypatch.delenv(f"GROUPSTORE_{name}")
 
 
 # -- repair ---------------------------------------------------------------------
@@ -82,8 +86,9 @@ def test_repair_refuses_to_run_without_a_store_uri(no_store_env, capsys):
     assert main(["repair"]) == 2
     err = capsys.readouterr().err
     assert err == (
-        "groupstore: error: repair needs the store to check: pass --uri mongodb://HOST/DB "
-        "or set GROUPSTORE_MONGO_URI\n"
+        "groupstore: error: repair needs the store to check: serve the local store "
+        "(scripts/serve), or pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI "
+        "[NO_STORE]\n"
     )
 
 
@@ -213,3 +218,103 @@ def test_serve_passes_host_port_and_store_to_the_gateway(monkeypatch, no_store_e
 def test_debug_shows_the_real_exception(no_store_env):
     with pytest.raises(groupstore.StoreUnavailableError):
         main(["--debug", "--uri", UNREACHABLE, "users", "list"])
+
+
+# -- every error one line with a code --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["files", "upload", "G", "nope.csv"],  # click: a file that does not exist
+        ["groups", "create"],  # click: missing arguments
+        ["groups", "nosuch"],  # click: unknown command
+        ["--nope"],  # click: unknown option
+        ["workflows", "create", "hello", "--spec", "nope.yaml"],  # our open()
+    ],
+)
+def test_usage_and_file_errors_are_one_line_with_a_code(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--uri", "mongomock://", *argv]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert re.fullmatch(r"groupstore: error: .+ \[[A-Z_]+\]\n", err), err
+
+
+def test_a_yaml_parse_error_is_one_line_saying_where(capsys, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("a: [1\n b")
+    assert main(["--uri", "mongomock://", "-q", "workflows", "create", "w", "--spec", str(spec)])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("(line 2, column 3) [INVALID_FILE]\n"), err
+
+
+# -- serve: the local store by default --------------------------------------------
+
+
+def test_serve_without_a_store_and_without_ferretdb_asks_for_uri_or_memory(
+    monkeypatch, no_store_env, tmp_path, capsys
+):
+    monkeypatch.setenv("GROUPSTORE_FERRETDB_BIN", str(tmp_path / "no-ferretdb"))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("served"))
+
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "--uri" in err and "--memory" in err and err.endswith("[NO_STORE]\n")
+
+
+def test_serve_memory_serves_the_in_memory_store(monkeypatch, no_store_env):
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    result = CliRunner().invoke(cli, ["serve", "--memory"], obj=CliState())
+
+    assert result.exit_code == 0, result.output
+    assert os.environ["GROUPSTORE_MONGO_URI"] == "mongomock://"  # restored by no_store_env
+
+
+def test_register_without_a_store_says_so_before_asking_for_a_password(no_store_env, capsys):
+    result = CliRunner().invoke(cli, ["users", "register", "alice"], obj=CliState(), input="")
+
+    assert result.exit_code == 2
+    assert "Password" not in result.output and "no store given" in result.output
+
+
+class FakeLocalServer:
+    uri = "mongomock://"
+
+    def __init__(self, directory, binary) -> None:
+        self.directory = directory
+
+    def start(self) -> str:
+        return self.uri
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("host", "first_user_admin"), [(None, "true"), ("0.0.0.0", None)])
+def test_serve_makes_the_first_user_an_administrator_of_the_local_store_on_loopback_only(
+    monkeypatch, no_store_env, tmp_path, host, first_user_admin
+):
+    from groupstore import local
+
+    monkeypatch.setenv("GROUPSTORE_FERRETDB_BIN", "/bin/true")  # found; FakeLocalServer runs
+    monkeypatch.setenv("GROUPSTORE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(local, "LocalServer", FakeLocalServer)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # pytest keeps its handlers
+    seen: list[tuple[str | None, str | None]] = []
+    monkeypatch.setattr(
+        uvicorn,
+        "run",
+        lambda app, **kw: seen.append(
+            (os.environ.get("GROUPSTORE_FIRST_USER_ADMIN"), os.environ["GROUPSTORE_SIGNING_SECRET"])
+        ),
+    )
+
+    args = ["serve", *(["--host", host] if host else [])]
+    result = CliRunner().invoke(cli, args, obj=CliState())
+
+    assert result.exit_code == 0, result.output
+    [(flag, secret)] = seen
+    assert flag == first_user_admin
+    assert secret == (tmp_path / "signing-secret").read_text().strip()  # kept for restarts
+    assert (tmp_path / "signing-secret").stat().st_mode & 0o777 == 0o600

@@ -1,6 +1,6 @@
 """A new user's walk-through, as the README tells it, with every command a real process.
 
-``scripts/serve`` starts the gateway (in memory), then the ``groupstore``
+``scripts/serve --memory`` starts the gateway (in memory), then the ``groupstore``
 command works on the test server: a user, a workflow from a spec file, a
 group, a 100 MB upload with its progress bar, ``--json`` piped through
 ``python -m json.tool``, the download checked byte for byte, and a repair
@@ -80,11 +80,12 @@ def free_port() -> int:
         return port
 
 
-def test_scripts_serve_starts_the_gateway_on_the_in_memory_default(tmp_path: Path):
+def test_scripts_serve_memory_starts_the_gateway_on_the_in_memory_store(tmp_path: Path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
+    env["GROUPSTORE_DATA_DIR"] = str(tmp_path / "data")  # not used: nothing may land there
     server = subprocess.Popen(
-        [str(REPO / "scripts" / "serve"), "--port", str(port)],
+        [str(REPO / "scripts" / "serve"), "--memory", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -108,7 +109,8 @@ def test_scripts_serve_starts_the_gateway_on_the_in_memory_default(tmp_path: Pat
     finally:
         server.terminate()
         output = server.communicate(timeout=15)[0]
-    assert "in this process's memory only" in output  # the in-memory default says so
+    assert "in this process's memory only" in output  # the in-memory store says so
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.mark.real_server  # separate processes share the store only through a server
@@ -152,3 +154,20 @@ def test_a_new_users_walkthrough(shell: Shell, tmp_path: Path):
         "0 groups with member ids to rewrite, 0 files to list again\n"
     )
     shell(f"groupstore groups delete {group_id} --yes && groupstore -q groups list --json")
+
+
+def test_scripts_serve_without_go_says_what_to_install_and_serves_no_memory(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
+    env |= {
+        "PATH": "/usr/bin:/bin",  # no go
+        "GROUPSTORE_FERRETDB_HOME": str(tmp_path / "no-ferretdb"),  # nothing built
+        "GROUPSTORE_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [str(REPO / "scripts" / "serve"), "--port", str(free_port())],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Install Go" in done.stderr and "--memory" in done.stderr
+    assert "memory only" not in done.stdout + done.stderr  # no silent in-memory gateway

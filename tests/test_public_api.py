@@ -30,7 +30,8 @@ def test_all_lists_exactly_the_public_names():
     public = {name for name in vars(groupstore) if not name.startswith("_")}
     public -= {"errors", "groups", "model", "parameters", "repair", "storage", "store", "users",
                "workflows", "validation", "uploads", "jsonvalue", "cli", "changes", "passwords",
-               "senders", "backup", "directory", "flowserv", "flowserv_import"}  # fmt: skip
+               "senders", "local", "backup", "directory", "flowserv",
+               "flowserv_import"}  # fmt: skip
     public.add("repair")  # the function shadows the module of the same name
     assert set(groupstore.__all__) - {"__version__"} == public
     assert groupstore.__all__ == sorted(groupstore.__all__, key=str)

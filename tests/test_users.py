@@ -85,10 +85,11 @@ def test_api_key_repr_hides_the_token(store):
 
 
 @pytest.mark.parametrize(("name", "password"), [("nobody", PASSWORD), ("alice", "wrong-password")])
-def test_failed_login_is_unknown_user(store, name, password):
+def test_failed_login_is_unknown_user_with_one_wording(store, name, password):
     store.users.register_user("alice", PASSWORD)
-    with pytest.raises(UnknownUserError):
+    with pytest.raises(UnknownUserError) as failed:
         store.users.login_user(name, password)
+    assert str(failed.value) == "wrong username or password"  # the same for both
 
 
 def test_inactive_user_cannot_log_in_until_activated(store):
@@ -205,3 +206,20 @@ def test_the_api_key_object_works_like_its_token(store):
     assert store.users.logout_user(key).username == "alice"
     with pytest.raises(UnauthenticatedAccessError):
         store.users.authenticate(key)
+
+
+def test_with_first_user_admin_the_first_user_administers_and_the_next_do_not(store_factory):
+    store = store_factory(first_user_admin=True)
+
+    first = store.users.register_user("alice", PASSWORD)
+    second = store.users.register_user("bob", PASSWORD)
+
+    assert first.is_admin and store.users.is_admin(first.user_id)
+    assert not second.is_admin and not store.users.is_admin(second.user_id)
+
+
+def test_first_user_admin_is_off_unless_asked(store_factory, monkeypatch):
+    monkeypatch.delenv("GROUPSTORE_FIRST_USER_ADMIN", raising=False)
+    assert not store_factory().users.register_user("alice", PASSWORD).is_admin
+    monkeypatch.setenv("GROUPSTORE_FIRST_USER_ADMIN", "true")
+    assert store_factory().users.register_user("alice", PASSWORD).is_admin

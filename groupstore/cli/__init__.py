@@ -6,7 +6,7 @@
     groupstore repair [--apply]                          (a dry run by default)
     groupstore import-flowserv --db URL --volume DIR     (copy a flowserv deployment in)
     groupstore backup PATH | restore PATH [--merge]     (a whole store in one file)
-    groupstore serve [--host H] [--port P]               (the GraphQL gateway)
+    groupstore serve [--host H] [--port P] [--memory]    (the gateway; the local store)
     groupstore schema | completion SHELL
 
 Errors print one line on stderr and exit 1 (2 for a usage error). ``main``
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import click
 
 from groupstore import __version__
-from groupstore.cli._base import CliState, ErrorsAsOneLine, configure_logging
+from groupstore.cli._base import CliState, CommandError, ErrorsAsOneLine, configure_logging
 from groupstore.cli.admin import completion, repair, schema, serve
 from groupstore.cli.backup import backup, restore
 from groupstore.cli.files import files
@@ -101,9 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             prog_name="groupstore",
             standalone_mode=False,
         )
-    except click.ClickException as exc:
+    except CommandError as exc:
         exc.show()
         return exc.exit_code
+    except click.ClickException as exc:  # click's usage errors: one line too
+        error = CommandError.from_click(exc)
+        error.show()
+        return error.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort:

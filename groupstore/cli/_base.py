@@ -21,12 +21,12 @@ from typing import Any, TypeVar
 import click
 
 import groupstore
-from groupstore import GroupStore, GroupStoreError
+from groupstore import GroupStore, GroupStoreError, local
 
 MONGOMOCK = "mongomock://"
 NO_STORE = (
-    "no store given: pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI "
-    "(the in-memory default would keep nothing between two commands)"
+    "no store given: start the local store with scripts/serve (or groupstore serve), "
+    "or pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI"
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,8 +44,11 @@ class CliState:
     """An open store to use instead of connecting (tests); never closed here."""
 
     def require_uri(self) -> str:
+        """The store named, else the local store while ``groupstore serve`` serves it."""
         if not self.uri:
-            raise UsageProblem(NO_STORE)
+            self.uri = local.running_uri()
+        if not self.uri:
+            raise UsageProblem(NO_STORE, "NO_STORE")
         return self.uri
 
     @contextmanager
@@ -104,23 +107,37 @@ json_option = click.option(
 
 
 class CommandError(click.ClickException):
-    """A failure shown as one line on stderr, with exit status 1."""
+    """A failure shown as one line on stderr, ``groupstore: error: MESSAGE [CODE]``, with
+    exit status 1."""
 
     exit_code = 1
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
 
     def show(self, file: Any = None) -> None:
-        suffix = f" [{self.code}]" if self.code else ""
-        click.echo(f"groupstore: error: {self.message}{suffix}", err=True)
+        click.echo(f"groupstore: error: {self.message} [{self.code}]", err=True)
+
+    @classmethod
+    def from_click(cls, exc: click.ClickException) -> CommandError:
+        """click's own errors (a missing argument, a file that does not exist) in one line."""
+        message = exc.format_message()
+        context = getattr(exc, "ctx", None)
+        if isinstance(exc, click.UsageError) and context is not None:
+            message += f" (see '{context.command_path} --help')"
+        if isinstance(exc, click.UsageError):
+            return UsageProblem(message)
+        return cls(message, "USAGE")
 
 
 class UsageProblem(CommandError):
     """A command that cannot run as given (exit status 2), in one line."""
 
     exit_code = 2
+
+    def __init__(self, message: str, code: str = "USAGE") -> None:
+        super().__init__(message, code)
 
 
 class ErrorsAsOneLine(click.Group):
@@ -139,7 +156,8 @@ class ErrorsAsOneLine(click.Group):
             if _debug(ctx):
                 raise
             where = f": {exc.filename}" if exc.filename else ""
-            raise CommandError(f"{exc.strerror or exc}{where}") from None
+            code = "FILE_NOT_FOUND" if isinstance(exc, FileNotFoundError) else "FILE_ERROR"
+            raise CommandError(f"{exc.strerror or exc}{where}", code) from None
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -262,13 +280,26 @@ def read_data_file(path: str) -> Any:
             import yaml
         except ImportError:
             raise CommandError(
-                f"{path}: YAML needs PyYAML (pip install 'groupstore[yaml]'), or use JSON"
+                f"{path}: YAML needs PyYAML (pip install 'groupstore[yaml]'), or use JSON",
+                "MISSING_DEPENDENCY",
             ) from None
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise CommandError(f"{path}: not valid YAML: {exc}") from None
+            raise CommandError(
+                f"{path}: not valid YAML: {_one_line(exc)}", "INVALID_FILE"
+            ) from None
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise CommandError(f"{path}: not valid JSON: {exc}") from None
+        raise CommandError(f"{path}: not valid JSON: {exc}", "INVALID_FILE") from None
+
+
+def _one_line(exc: Exception) -> str:
+    """A YAML error as one line: what is wrong, and where (its own text spans several)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{problem}{where}"

@@ -39,13 +39,14 @@ def workflow_record(workflow: Workflow, full: bool = False) -> dict[str, Any]:
     return record
 
 
-def group_record(group: Group, full: bool = False) -> dict[str, Any]:
+def group_record(group: Group, full: bool = False, names: bool = False) -> dict[str, Any]:
+    """``names``: owner and members by username (for people), else by id (``--json``)."""
     record: dict[str, Any] = {
         "id": group.group_id,
         "name": group.name,
         "workflow_id": group.workflow_id,
-        "owner": group.owner_id,
-        "members": group.member_ids,
+        "owner": group.owner.username if names else group.owner_id,
+        "members": [m.username for m in group.members] if names else group.member_ids,
         "created_at": group.created_at,
         "updated_at": group.updated_at,
     }
@@ -79,10 +80,7 @@ def find_user(store: GroupStore, ref: str) -> User:
     try:
         return store.users.get_user(ref)
     except UnknownUserError:
-        for user in store.users.list_users(prefix=ref):
-            if user.username.casefold() == ref.casefold():
-                return user
-        raise
+        return store.users.get_user_by_name(ref)
 
 
 def find_workflow(store: GroupStore, ref: str) -> Workflow:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 from datetime import timedelta
 
 import click
 
+from groupstore import local
 from groupstore.cli._base import (
     MONGOMOCK,
     CliState,
@@ -20,7 +22,8 @@ from groupstore.repair import DEFAULT_GRACE
 from groupstore.repair import repair as run_repair
 
 NO_REPAIR_STORE = (
-    "repair needs the store to check: pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI"
+    "repair needs the store to check: serve the local store (scripts/serve), "
+    "or pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI"
 )
 MONGOMOCK_REPAIR = (
     "repair cannot check mongomock://: an in-memory store lives in one process only, "
@@ -53,9 +56,9 @@ def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) ->
     with chunks missing and expired leases, whatever their age.
     """
     if state.store is None:
-        if not state.uri:
-            raise UsageProblem(NO_REPAIR_STORE)
-        if state.uri.startswith(MONGOMOCK):
+        if not (state.uri or local.running_uri()):
+            raise UsageProblem(NO_REPAIR_STORE, "NO_STORE")
+        if state.require_uri().startswith(MONGOMOCK):
             raise UsageProblem(MONGOMOCK_REPAIR)
     progress = None if state.quiet or as_json else (lambda m: click.echo(f"... {m}", err=True))
     with state.open_store() as store:
@@ -98,24 +101,66 @@ def schema() -> None:
     click.echo(str(build_schema()))
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+NO_FERRETDB = (
+    "no store named and no FerretDB binary for the local store: build one with "
+    "scripts/ferretdb build (needs Go >= 1.24) or set GROUPSTORE_FERRETDB_BIN; "
+    "or pass --uri mongodb://HOST/DB, or --memory for a store that keeps nothing"
+)
+
+
 @click.command()
 @click.option("--host", help="Interface to listen on (default: GROUPSTORE_HOST, else 127.0.0.1).")
 @click.option(
     "--port", type=click.IntRange(1, 65535), help="TCP port (default: GROUPSTORE_PORT, else 8000)."
 )
+@click.option(
+    "--memory", is_flag=True, help="The in-memory store: nothing is kept when the gateway stops."
+)
 @store_options
 @pass_state
-def serve(state: CliState, host: str | None, port: int | None) -> None:
-    """Serve the GraphQL gateway (the other settings: GROUPSTORE_* variables)."""
+def serve(state: CliState, host: str | None, port: int | None, memory: bool) -> None:
+    """Serve the GraphQL gateway (the other settings: GROUPSTORE_* variables).
+
+    With no store named (--uri, GROUPSTORE_MONGO_URI, --memory) it serves the
+    local store: a FerretDB on SQLite in GROUPSTORE_DATA_DIR, started and
+    stopped with the gateway.
+    """
     from graphql_api.__main__ import main as gateway_main
 
+    argv = [*(["--host", host] if host else []), *(["--port", str(port)] if port else [])]
     # The gateway reads its settings from the environment (in each server process).
-    if state.uri:
-        os.environ["GROUPSTORE_MONGO_URI"] = state.uri
     if state.database:
         os.environ["GROUPSTORE_DATABASE"] = state.database
-    argv = [*(["--host", host] if host else []), *(["--port", str(port)] if port else [])]
-    raise SystemExit(gateway_main(argv))
+    if memory or state.uri:
+        os.environ["GROUPSTORE_MONGO_URI"] = MONGOMOCK if memory else str(state.uri)
+        raise SystemExit(gateway_main(argv))
+    binary = local.ferretdb_binary()
+    if binary is None:
+        raise UsageProblem(NO_FERRETDB, "NO_STORE")
+    directory = local.data_dir()
+    # Signed links made before a restart stay valid: the key lives in the data directory.
+    os.environ.setdefault("GROUPSTORE_SIGNING_SECRET", local.signing_secret(directory))
+    # Its first user administers it, when only this machine can reach it (a stranger on
+    # the network must not be first); GROUPSTORE_ADMINS and `users promote` make more.
+    if (host or os.environ.get("GROUPSTORE_HOST") or "127.0.0.1") in LOOPBACK:
+        os.environ.setdefault("GROUPSTORE_FIRST_USER_ADMIN", "true")
+    # uvicorn re-raises the SIGTERM it caught once it has shut down: make that an exit
+    # that stops the local FerretDB too (Ctrl-C arrives as KeyboardInterrupt already).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    server = local.LocalServer(directory, binary)
+    uri = server.start()
+    try:
+        state.note(f"groupstore: the local store: {directory} (FerretDB on SQLite, {uri})")
+        os.environ["GROUPSTORE_MONGO_URI"] = uri
+        status = gateway_main(argv)
+    finally:
+        server.stop()
+    raise SystemExit(status)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @click.command()

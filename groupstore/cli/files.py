@@ -127,7 +127,9 @@ def download(state: CliState, group_id: str, file_id: str, output: str | None, f
                     advance(len(chunk))
     expected = getattr(handle, "sha256", None)
     if expected and digest.hexdigest() != expected:
-        raise CommandError(f"{target}: SHA-256 does not match the stored one (corrupt copy)")
+        raise CommandError(
+            f"{target}: SHA-256 does not match the stored one (corrupt copy)", "CHECKSUM_MISMATCH"
+        )
     if target != "-":
         state.note(f"saved {target} ({human_size(size_of(handle))})")
 
@@ -141,7 +143,9 @@ def _open_output(target: str, force: bool) -> Iterator[IO[bytes]]:
     try:
         sink = open(target, "wb" if force else "xb")  # noqa: SIM115 - closed below
     except FileExistsError:
-        raise CommandError(f"{target} exists (--force to overwrite, -o to choose)") from None
+        raise CommandError(
+            f"{target} exists (--force to overwrite, -o to choose)", "FILE_EXISTS"
+        ) from None
     try:
         with sink:
             yield sink

@@ -90,14 +90,12 @@ def list_(state: CliState, workflow: str | None, user: str | None, as_json: bool
         workflow_id = find_workflow(store, workflow).workflow_id if workflow else None
         user_id = find_user(store, user).user_id if user else None
         records = [
-            group_record(g)
+            group_record(g, names=not as_json)
             for g in store.groups.list_groups(workflow_id=workflow_id, user_id=user_id)
         ]
     if as_json:
         print_json(records)
     else:
-        for record in records:
-            record["members"] = len(record["members"])
         print_table(records, ["id", "name", "workflow_id", "owner", "members"], "groups")
 
 
@@ -109,7 +107,7 @@ def list_(state: CliState, workflow: str | None, user: str | None, as_json: bool
 def show(state: CliState, group_id: str, as_json: bool) -> None:
     """Show the group GROUP_ID: members, parameters, spec and files."""
     with state.open_store() as store:
-        record = group_record(store.groups.get_group(group_id), full=True)
+        record = group_record(store.groups.get_group(group_id), full=True, names=not as_json)
     if as_json:
         print_json(record)
     else:

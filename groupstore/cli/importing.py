@@ -84,7 +84,8 @@ def import_flowserv(
     if summary.missing_files:
         raise CommandError(
             f"{len(summary.missing_files)} files listed in flowserv's database are not on the "
-            f"volume {volume} (see the summary); everything else was copied"
+            f"volume {volume} (see the summary); everything else was copied",
+            "FILES_MISSING",
         )
 
 

@@ -39,6 +39,8 @@ def register(
     state: CliState, username: str, password_stdin: bool, inactive: bool, as_json: bool
 ) -> None:
     """Register USERNAME (active unless --inactive); prints the new user's id."""
+    if state.store is None:
+        state.require_uri()  # no store: say so before asking for a password
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -30,7 +30,9 @@ def _parameters_from(path: str | None) -> Any:
         return None
     value = read_data_file(path)
     if not isinstance(value, (list, dict)):
-        raise CommandError(f"{path}: parameters must be a list (or a name -> parameter map)")
+        raise CommandError(
+            f"{path}: parameters must be a list (or a name -> parameter map)", "INVALID_FILE"
+        )
     return value
 
 

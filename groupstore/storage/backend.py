@@ -20,6 +20,7 @@ import mongomock
 from pymongo.database import Database
 
 from groupstore.storage.accounts import FailureLog, TokenCollection
+from groupstore.storage.changes import ChangeLog
 from groupstore.storage.errors import translated
 from groupstore.storage.files import GridFSStore, chunk_reads_for, file_store
 from groupstore.storage.groups import GroupCollection
@@ -51,6 +52,7 @@ class Storage:
     users: UserCollection
     tokens: TokenCollection
     failures: FailureLog
+    changes: ChangeLog
 
     @property
     def atomic_updates(self) -> bool:
@@ -81,6 +83,7 @@ class Storage:
             users=UserCollection(db),
             tokens=TokenCollection(db),
             failures=FailureLog(db),
+            changes=ChangeLog(db),
         )
 
 
@@ -96,5 +99,7 @@ def storage_of(db: Storage | Database[Any], fs: Any = None) -> Storage:
     if isinstance(db, Storage):
         if fs is None:
             return db
-        return Storage.build(db.db, db.kind, file_store(db.db, fs))
+        built = Storage.build(db.db, db.kind, file_store(db.db, fs))
+        built.changes = db.changes  # one log per store: its positions are learned once
+        return built
     return Storage.build(db, fs=None if fs is None else file_store(db, fs))

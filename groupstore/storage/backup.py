@@ -2,7 +2,9 @@
 
 Reading: every collection of the database (not a fixed list, so collections
 added later are backed up too) except the write leases (``group_locks``, which
-only a live writer holds) and the server's own (``system.*``), in natural
+only a live writer holds), the change log (``changes``: positions of this
+database's live subscribers, pruned within minutes) and the server's own
+(``system.*``), in natural
 order: FerretDB sorts in its own memory (a sorted scan of 300 MiB of chunks
 took FerretDB/SQLite from 70 MiB to 750 MiB of RSS; unsorted it stayed at 75),
 so nothing here sorts. Documents come as the server sent them (raw BSON).
@@ -25,6 +27,7 @@ from pymongo.errors import BulkWriteError, OperationFailure
 
 from groupstore.storage.archive import RAW_CODEC, encode_document
 from groupstore.storage.backend import Storage
+from groupstore.storage.changes import CHANGES
 from groupstore.storage.errors import is_unique_violation, translated
 from groupstore.storage.schema import META_COLLECTION
 
@@ -38,7 +41,9 @@ def collection_names(storage: Storage) -> list[str]:
     """The collections a backup holds, sorted (so a bucket's chunks come before its files)."""
     with translated():
         names = storage.db.list_collection_names()
-    return sorted(name for name in names if not name.startswith("system.") and name != LEASES)
+    return sorted(
+        name for name in names if not name.startswith("system.") and name not in (LEASES, CHANGES)
+    )
 
 
 def chunks_name(storage: Storage) -> str:

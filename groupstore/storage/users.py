@@ -64,6 +64,12 @@ class UserCollection:
             docs = self.users.find({"_id": {"$in": list(user_ids)}, "active": True}, {"_id": 1})
             return {doc["_id"] for doc in docs}
 
+    def get_by_name_key(self, username_key: str) -> User | None:
+        """The active user with that name key."""
+        with translated():
+            doc = self.users.find_one({"username_key": username_key, "active": True}, _NO_SECRET)
+        return None if doc is None else user_from_document(doc)
+
     def get_credentials(self, username_key: str) -> tuple[User, str] | None:
         """The active user with that name key and their password hash."""
         with translated():
@@ -99,6 +105,11 @@ class UserCollection:
                 {"_id": user_id, "active": True, "is_admin": True}, {"_id": 1}
             )
         return found is not None
+
+    def any_admin(self) -> bool:
+        """Whether some user is an administrator (one round trip)."""
+        with translated():
+            return self.users.find_one({"is_admin": True}, {"_id": 1}) is not None
 
     def promote(self, user_ids: list[str]) -> None:
         """Make the users administrators, in their API keys' snapshots too."""

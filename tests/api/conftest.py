@@ -42,7 +42,10 @@ def make_app(store: GroupStore) -> Callable[..., Starlette]:
     """An app over the test store; keyword arguments override settings."""
 
     def make(**settings: Any) -> Starlette:
-        return create_app(store=store, settings=Settings(**settings))
+        # Subscriptions read the change log often: tests wait less for each event.
+        return create_app(
+            store=store, settings=Settings(**{"events_poll_seconds": 0.02, **settings})
+        )
 
     return make
 
@@ -151,6 +154,12 @@ def admin_token(store: GroupStore, admin: User) -> str:
 @pytest.fixture
 def group(store: GroupStore, alice: User, workflow: Workflow) -> Group:
     return store.groups.create_group(workflow.workflow_id, "team-a", [], {}, user_id=alice.user_id)
+
+
+@pytest.fixture
+def team(store: GroupStore, group: Group, bob: User) -> Group:
+    """alice's group with bob as a second member."""
+    return store.groups.update_group(group.group_id, members=[group.owner_id, bob.user_id])
 
 
 @pytest.fixture

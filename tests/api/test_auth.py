@@ -55,6 +55,7 @@ async def test_login_with_a_wrong_password_is_unknown_user(api: Api, alice: User
     body = await api(LOGIN, {"u": "alice", "p": "wrong"})
 
     assert error_code(body) == "UNKNOWN_USER"
+    assert body["errors"][0]["message"] == "wrong username or password"
     assert body["data"] is None
 
 

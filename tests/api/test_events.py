@@ -1,4 +1,5 @@
-"""The event brokers of ``graphql_api.events``: in memory, and fed by a (fake) change stream."""
+"""The event brokers of ``graphql_api.events``: fan-out, fed by polling the change log or by a
+(fake) change stream."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import anyio
 import pytest
 
 import groupstore
-from graphql_api.events import ChangeStreamBroker, EventBroker, broker_for
-from groupstore import Change, ChangeKind
+from graphql_api.events import ChangeStreamBroker, EventBroker, PollingBroker, broker_for
+from groupstore import Change, ChangeKind, GroupStore
 
 pytestmark = pytest.mark.anyio
 
@@ -29,8 +30,8 @@ async def test_an_event_reaches_the_subscriptions_of_its_group_only() -> None:
         broker.subscribe("g1") as second,
         broker.subscribe("g2") as other,
     ):
-        broker.publish(uploaded("g1"))
-        broker.publish(uploaded("g2", "f2"))
+        broker.deliver(uploaded("g1"))
+        broker.deliver(uploaded("g2", "f2"))
 
         assert await first.get() == uploaded("g1")
         assert await second.get() == uploaded("g1")
@@ -41,7 +42,7 @@ async def test_session_ended_reaches_every_subscription() -> None:
     broker = EventBroker()
     ended = Change(ChangeKind.SESSION_ENDED, user_id="u1")
     with broker.subscribe("g1") as first, broker.subscribe("g2") as second:
-        broker.publish(ended)
+        broker.deliver(ended)
 
         assert await first.get() == ended
         assert await second.get() == ended
@@ -52,7 +53,7 @@ async def test_leaving_the_block_unsubscribes() -> None:
     with broker.subscribe("g1"):
         assert broker.subscriptions == 1
 
-    broker.publish(uploaded("g1"))  # nobody listens: nothing kept
+    broker.deliver(uploaded("g1"))  # nobody listens: nothing kept
 
     assert broker.subscriptions == 0
 
@@ -61,19 +62,42 @@ async def test_a_full_queue_drops_its_oldest_event() -> None:
     broker = EventBroker(queue_size=2)
     with broker.subscribe("g1") as events:
         for n in range(3):
-            broker.publish(uploaded("g1", f"f{n}"))
+            broker.deliver(uploaded("g1", f"f{n}"))
 
         assert [(await events.get()).file_id, (await events.get()).file_id] == ["f1", "f2"]
         assert events.dropped == 1
 
 
-def test_the_setting_chooses_the_broker() -> None:
-    class Source:
-        def watch_changes(self) -> Iterator[Change]:
-            return iter(())
+def test_a_change_delivered_already_is_skipped_by_position() -> None:
+    broker = EventBroker()
+    with broker.subscribe("g1") as events:
+        for position in (1, 2, 2, 1, 3):
+            broker.deliver(uploaded("g1", f"f{position}").at(position))
 
-    assert type(broker_for("memory")) is EventBroker
-    assert isinstance(broker_for("change-streams", Source()), ChangeStreamBroker)  # type: ignore[arg-type]
+        assert [events._queue.get_nowait().position for _ in range(3)] == [1, 2, 3]
+        assert events._queue.empty()
+        assert broker.position == 3
+
+
+def test_the_setting_chooses_the_broker(store: GroupStore) -> None:
+    assert type(broker_for("poll", store)) is PollingBroker
+    assert type(broker_for("memory", store)) is PollingBroker  # the old name
+    assert isinstance(broker_for("change-streams", store), ChangeStreamBroker)
+
+
+async def test_the_polling_broker_delivers_every_writers_changes(store: GroupStore) -> None:
+    broker = PollingBroker(store, interval=0.01)
+    await broker.start()
+    try:
+        with broker.subscribe("g1") as events:
+            store.storage.changes.append(uploaded("g1"))  # any process's write
+
+            with anyio.fail_after(TIMEOUT):
+                got = await events.get()
+    finally:
+        await broker.stop()
+    assert (got.kind, got.group_id, got.file_id) == (ChangeKind.FILE_UPLOADED, "g1", "f1")
+    assert got.position == broker.position
 
 
 class FakeFeed:
@@ -98,11 +122,15 @@ class FakeFeed:
 
 
 class FakeStore:
-    """``watch_changes`` hands out the feeds prepared by the test, in order."""
+    """``watch_changes`` hands out the feeds prepared by the test, in order; the log is real."""
 
     def __init__(self, *feeds: FakeFeed | BaseException) -> None:
         self.feeds = list(feeds)
         self.opened = 0
+        self.store = groupstore.connect("mongomock://")
+
+    def read_changes(self, after: int | None = None) -> groupstore.ChangeCursor:
+        return self.store.read_changes(after)
 
     def watch_changes(self) -> FakeFeed:
         self.opened += 1
@@ -127,17 +155,18 @@ async def test_the_change_stream_broker_delivers_the_feeds_events() -> None:
     assert feed.closed.is_set()
 
 
-async def test_publishing_to_the_change_stream_broker_delivers_nothing() -> None:
-    feed = FakeFeed()
-    broker = ChangeStreamBroker(FakeStore(feed))
+async def test_the_change_stream_broker_reads_what_the_log_got_while_the_stream_was_down() -> None:
+    first, second = FakeFeed(), FakeFeed()
+    store = FakeStore(first, second)
+    broker = ChangeStreamBroker(store, retry_seconds=0.0)
     await broker.start()
     try:
         with broker.subscribe("g1") as events:
-            broker.publish(uploaded("g1", "published"))  # the stream reports it instead
-            feed.events.put(uploaded("g1", "from-stream"))
+            store.store.storage.changes.append(uploaded("g1", "missed"))  # the stream misses it
+            first.events.put(groupstore.StoreUnavailableError("connection lost"))
 
             with anyio.fail_after(TIMEOUT):
-                assert (await events.get()).file_id == "from-stream"
+                assert (await events.get()).file_id == "missed"
     finally:
         await broker.stop()
 
@@ -159,11 +188,19 @@ async def test_the_change_stream_broker_reopens_a_failed_feed() -> None:
     assert store.opened == 3 and first.closed.is_set()
 
 
-async def test_starting_without_change_streams_fails_with_the_coded_error() -> None:
-    unsupported = groupstore.ChangeStreamsUnsupportedError("no replica set")
-    broker = ChangeStreamBroker(FakeStore(unsupported))
+async def test_without_change_streams_the_broker_polls_the_log_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FakeStore(groupstore.ChangeStreamsUnsupportedError("no replica set"))
+    broker = ChangeStreamBroker(store, poll_interval=0.01)
+    await broker.start()
+    try:
+        with broker.subscribe("g1") as events:
+            store.store.storage.changes.append(uploaded("g1", "polled"))
 
-    with pytest.raises(groupstore.ChangeStreamsUnsupportedError) as caught:
-        await broker.start()
-
-    assert caught.value.code == "CHANGE_STREAMS_UNSUPPORTED"
+            with anyio.fail_after(TIMEOUT):
+                assert (await events.get()).file_id == "polled"
+    finally:
+        await broker.stop()
+    assert broker.polling
+    assert "polling the change log" in caplog.text

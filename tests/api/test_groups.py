@@ -390,3 +390,50 @@ async def test_groups_with_all_lists_summaries_of_others_groups(
     assert body["data"]["groups"]["nodes"] == [
         {"name": "team-a", "isMember": False, "members": None}
     ]
+
+
+MEMBER_BY = """mutation($g: ID!, $u: ID, $n: String) {
+  add: addMember(groupId: $g, userId: $u, username: $n) { members { username } } }"""
+TRANSFER_BY = """mutation($g: ID!, $n: String) {
+  transferOwnership(groupId: $g, username: $n) { owner { username } } }"""
+REMOVE_BY = """mutation($g: ID!, $n: String) {
+  removeMember(groupId: $g, username: $n) { members { username } } }"""
+
+
+async def test_membership_mutations_take_a_username_as_well_as_an_id(
+    api: Api, group: Group, bob: User, member_token: str
+) -> None:
+    by_name = await api(MEMBER_BY, {"g": group.group_id, "n": "Bob"}, token=member_token)
+    by_id = await api(MEMBER_BY, {"g": group.group_id, "u": bob.user_id}, token=member_token)
+    moved = await api(TRANSFER_BY, {"g": group.group_id, "n": "bob"}, token=member_token)
+
+    assert by_name["data"]["add"]["members"] == [{"username": "alice"}, {"username": "bob"}]
+    assert by_id["data"]["add"] == by_name["data"]["add"]  # adding again: a no-op
+    assert moved["data"]["transferOwnership"]["owner"] == {"username": "bob"}
+
+
+async def test_removing_a_member_by_username_removes_them(
+    api: Api, store: GroupStore, group: Group, bob: User, member_token: str
+) -> None:
+    store.groups.add_member(group.group_id, bob.user_id)
+
+    body = await api(REMOVE_BY, {"g": group.group_id, "n": "bob"}, token=member_token)
+
+    assert body["data"]["removeMember"]["members"] == [{"username": "alice"}]
+
+
+@pytest.mark.parametrize("named", [{}, {"u": "x", "n": "bob"}])
+async def test_membership_mutations_need_exactly_one_of_user_id_and_username(
+    api: Api, group: Group, bob: User, member_token: str, named: dict[str, str]
+) -> None:
+    body = await api(MEMBER_BY, {"g": group.group_id, **named}, token=member_token)
+
+    assert error_code(body) == "BAD_REQUEST"
+
+
+async def test_an_unknown_username_is_unknown_user(
+    api: Api, group: Group, member_token: str
+) -> None:
+    body = await api(MEMBER_BY, {"g": group.group_id, "n": "nobody"}, token=member_token)
+
+    assert error_code(body) == "UNKNOWN_USER"

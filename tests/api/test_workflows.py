@@ -43,6 +43,15 @@ async def test_create_workflow_by_a_user_who_is_no_administrator_is_forbidden(
     assert store.workflows.list_workflows() == []
 
 
+async def test_forbidden_create_workflow_says_how_to_become_an_administrator(
+    api: Api, member_token: str
+) -> None:
+    body = await api(CREATE, {"n": "wf"}, token=member_token)
+
+    message = body["errors"][0]["message"]
+    assert "groupstore users promote USERNAME" in message and "GROUPSTORE_ADMINS" in message
+
+
 async def test_create_workflow_with_a_bad_parameter_is_invalid_parameter(
     api: Api, admin_token: str
 ) -> None:

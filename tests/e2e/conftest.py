@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.gqlclient import Api
+from tests.e2e.gqlclient import Apis
 from tests.e2e.server import Gateway, running_gateway
 
 
@@ -28,16 +28,9 @@ def gateway() -> Iterator[Gateway]:
 @pytest.fixture
 def api(gateway: Gateway) -> Iterator[Any]:
     """``api(token=None)`` opens a gql session (as that user); all are closed after the test."""
-    opened: list[Api] = []
-
-    def open_api(token: str | None = None) -> Api:
-        session = Api(gateway, token)
-        opened.append(session)
-        return session
-
-    yield open_api
-    for session in opened:
-        session.close()
+    apis = Apis(gateway)
+    yield apis
+    apis.close()
 
 
 @pytest.hookimpl(wrapper=True)

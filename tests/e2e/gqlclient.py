@@ -89,6 +89,23 @@ GROUP = "query($id: ID!) { group(id: $id) { id name } }"
 LOGOUT = "mutation { logout }"
 
 
+class Apis:
+    """``apis(token=None)`` opens a session on the gateway (as that user); ``close()`` all."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.opened: list[Api] = []
+
+    def __call__(self, token: str | None = None) -> Api:
+        session = Api(self.gateway, token)
+        self.opened.append(session)
+        return session
+
+    def close(self) -> None:
+        for session in self.opened:
+            session.close()
+
+
 def register_and_login(api: Any, username: str) -> tuple[str, str]:
     """(user id, API key) of a new user."""
     password = f"{username}-password"

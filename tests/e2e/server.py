@@ -126,12 +126,14 @@ def _drop_database(uri: str, database: str) -> None:
 
 
 @contextlib.contextmanager
-def running_gateway(**settings: str) -> Iterator[Gateway]:
+def running_gateway(store: tuple[str, str] | None = None, **settings: str) -> Iterator[Gateway]:
     """A started gateway on a fresh store; stopped (and its database dropped) on exit.
 
-    ``settings``: extra environment variables (``GROUPSTORE_...``) for the process.
+    ``store``: (uri, database) of another gateway's store to share (then not dropped
+    here: its first gateway drops it). ``settings``: extra environment variables
+    (``GROUPSTORE_...``) for the process.
     """
-    mongo_uri, database = new_store_uri()
+    mongo_uri, database = store or new_store_uri()
     with tempfile.TemporaryFile() as output:
         started: Gateway | None = None
         try:
@@ -167,6 +169,6 @@ def running_gateway(**settings: str) -> Iterator[Gateway]:
                 # uvicorn exits 0 on SIGTERM; anything else means it crashed or hung.
                 if code not in (0, -15):
                     print(f"gateway exited with {code}:\n{started.log()}", file=sys.stderr)
-            if MONGO_URI:
+            if MONGO_URI and store is None:
                 with contextlib.suppress(Exception):
                     _drop_database(mongo_uri, database)
