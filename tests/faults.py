@@ -30,6 +30,8 @@ from typing import Any
 
 from pymongo.errors import AutoReconnect
 
+from groupstore import GroupStoreError
+
 MODES = ("crash", "lost", "dropped", "frozen", "freeze")
 CALLS = frozenset(
     {"insert_one", "insert_many", "delete_one", "delete_many", "update_one", "find_one", "find",
@@ -62,6 +64,20 @@ class Faults:
         fs.files, fs.chunks = fs.files.inner, fs.chunks.inner
         groups = store.groups.groups
         groups.collection = groups.collection.inner
+
+    def run(self, store: Any, call: Callable[[], Any], reverse: bool = False) -> Any:
+        """``call()`` with the faults installed; its result, or None if it failed or died.
+
+        Afterwards the faults are gone and the frozen calls have landed.
+        """
+        self.install(store)
+        try:
+            return call()
+        except (GroupStoreError, Crash):
+            return None
+        finally:
+            self.uninstall(store)
+            self.land(reverse=reverse)
 
     def land(self, reverse: bool = False) -> None:
         """Run the frozen calls now (the server thawed), in order or in reverse."""

@@ -16,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
 from groupstore import GroupStoreError, repair
 from groupstore.storage.documents import utc_now
 from groupstore.storage.files import NewFile
-from tests.faults import MODES, Crash, Faults
+from tests.faults import MODES, Faults
 
 CHUNK = 1024
 DATA = bytes(range(256)) * 20  # 5 chunks of 1 KiB: 3 chunk batches of at most 2
@@ -46,6 +47,12 @@ def upload_calls(store, group, alice) -> list[str]:
     finally:
         faults.uninstall(store)
     return faults.calls
+
+
+def upload_cut(store, group, alice, faults: Faults, name: str, reverse: bool):
+    """An upload by ``alice`` under ``faults``: the file, or None if it failed or died."""
+    upload = partial(store.groups.upload_file, group.group_id, DATA, name, caller=alice.user_id)
+    return faults.run(store, upload, reverse=reverse)
 
 
 def check_listing(store, group_id: str) -> set[str]:
@@ -75,18 +82,7 @@ def test_an_upload_cut_anywhere_lists_only_whole_files(store, group, alice, mode
     cut_points = range(len(upload_calls(store, group, alice)) + 3)  # the cleanup's calls too
     for cut in cut_points:
         faults = Faults(cut_at=cut, mode=mode)
-        faults.install(store)
-        acknowledged = None
-        try:
-            acknowledged = store.groups.upload_file(
-                group.group_id, DATA, f"cut-{cut}.bin", caller=alice.user_id
-            )
-        except (GroupStoreError, Crash):
-            pass
-        finally:
-            faults.uninstall(store)
-        faults.land(reverse=reverse)
-
+        acknowledged = upload_cut(store, group, alice, faults, f"cut-{cut}.bin", reverse)
         listed = check_listing(store, group.group_id)
         if acknowledged is not None:
             assert acknowledged.file_id in listed, (cut, faults.calls)
@@ -133,19 +129,12 @@ def test_several_files_written_at_once_and_cut_anywhere_list_only_whole_files(
     cut = 0
     while True:
         faults = Faults(cut_at=cut, mode=mode)
-        faults.install(store)
         metadata = {"group_id": group.group_id, "contentType": "application/octet-stream"}
         files = [
             NewFile(f"many-{cut}-{i}", f"m{i}.bin", io.BytesIO(data), metadata, utc_now())
             for i, data in enumerate(datas)
         ]
-        try:
-            store.fs.write_many(files)
-        except (GroupStoreError, Crash):
-            pass
-        finally:
-            faults.uninstall(store)
-        faults.land(reverse=reverse)
+        faults.run(store, partial(store.fs.write_many, files), reverse=reverse)
         listed = check_listing(store, group.group_id)
         repair(store, grace=timedelta(0))
         assert set(store.db["fs.chunks"].distinct("files_id")) <= listed, (cut, faults.calls)

@@ -14,9 +14,9 @@ import hashlib
 import httpx
 import pytest
 
-from groupstore import GroupStore, GroupStoreError, User
+from groupstore import GroupStore, User
 from tests.faults import Faults
-from tests.test_upload_cuts import CHUNK, DATA
+from tests.test_upload_cuts import CHUNK, upload_cut
 
 from .conftest import bearer
 
@@ -37,15 +37,7 @@ async def test_every_listed_file_downloads_whole_after_an_upload_cut_anywhere(
 ) -> None:
     store.fs.chunk_size, store.fs.chunks_per_batch = CHUNK, 2
     for cut in range(9):  # the upload's 6 calls and its cleanup's
-        faults = Faults(cut_at=cut, mode=mode)
-        faults.install(store)
-        try:
-            store.groups.upload_file(group.group_id, DATA, f"cut-{cut}.bin", caller=alice.user_id)
-        except GroupStoreError:
-            pass
-        finally:
-            faults.uninstall(store)
-        faults.land(reverse=reverse)
+        upload_cut(store, group, alice, Faults(cut_at=cut, mode=mode), f"cut-{cut}.bin", reverse)
 
     listed = {f.file_id: f for f in store.groups.list_uploaded_files(group.group_id)}
     left = set(store.db["fs.chunks"].distinct("files_id")) | set(
