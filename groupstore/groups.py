@@ -33,6 +33,7 @@ from groupstore.changes import Change, ChangeKind, Publisher
 from groupstore.directory import Directory, StoreDirectory
 from groupstore.errors import (
     ConstraintViolationError,
+    StoreUnavailableError,
     UnauthorizedAccessError,
     UnknownFileError,
     UnknownUserError,
@@ -55,6 +56,8 @@ from groupstore.validation import (
 )
 
 MAX_PAGE_SIZE = 1000
+# Conditional writes tried again when a read shows they missed for no reason the caller caused.
+WRITE_ATTEMPTS = 3
 LIST_RULE = (
     "any user (summaries of groups they are not in); another user's groups only where "
     "the caller is a member too, unless an administrator"
@@ -315,19 +318,36 @@ class WorkflowGroupManager:
         # gets $ne wrong on a path into an array of documents, members.user_id,
         # though not on the array of ids; the entries are whole: usernames
         # never change).
-        group = self.groups.update(
-            group_id,
-            {**self._owner_condition(caller), "member_ids": {"$ne": member.user_id}},
-            {
-                "$addToSet": {"members": entry, "member_ids": member.user_id},
-                "$set": {"updated_at": utc_now()},
-            },
-        )
-        if group is not None:
-            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=member.user_id)
-            return group
-        self._explain(group_id, caller, owner_only=True)
-        return self._full(self.get_group(group_id))  # already a member
+        conditions = {**self._owner_condition(caller), "member_ids": {"$ne": member.user_id}}
+        for _ in range(WRITE_ATTEMPTS):
+            group = self.groups.update(
+                group_id,
+                conditions,
+                {
+                    "$addToSet": {"members": entry, "member_ids": member.user_id},
+                    "$set": {"updated_at": utc_now()},
+                },
+            )
+            if group is not None:
+                self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=member.user_id)
+                return group
+            # Nothing matched. That alone does not prove "already a member": the
+            # read that explains the miss must show the user in both lists, else
+            # the write is tried again (see docs/consistency.md, "Unknown outcomes").
+            found = self.groups.read(group_id)
+            if found is None:
+                raise UnknownWorkflowGroupError(group_id)
+            current, member_ids = found
+            if caller is not None and current.owner_id != caller:
+                raise UnauthorizedAccessError(FORBIDDEN_OWNER)
+            listed = current.is_member(member.user_id)
+            if listed and member.user_id in member_ids:
+                return current  # already a member
+            if listed or member.user_id in member_ids:
+                # The two lists disagree (a write of an earlier build): the filter,
+                # which reads member_ids, would never match. Mend them, then retry.
+                self.groups.sync_member_ids(group_id)
+        raise StoreUnavailableError(f"group '{group_id}' kept changing; try again")
 
     def remove_member(self, group_id: str, user_id: str, *, caller: str | None = None) -> Group:
         """Remove a member (the owner's call); the owner needs a transfer first."""
@@ -492,18 +512,31 @@ class WorkflowGroupManager:
         return access
 
     def _pull(
-        self, group_id: str, user_id: str, caller: str | None, leaving: bool, attempts: int = 3
+        self,
+        group_id: str,
+        user_id: str,
+        caller: str | None,
+        leaving: bool,
+        attempts: int = WRITE_ATTEMPTS,
+        missed: bool = False,
     ) -> Group:
         """Remove ``user_id`` from the members, never the owner.
 
         One read finds the exact member entry (FerretDB ignores a conditional
         ``$pull``) and the reason for a refusal; the write's filter then checks
         again that the caller still owns the group (or, when leaving, that the
-        leaver does not) and that the entry is still there.
+        leaver does not) and that the entry is still there. A write that
+        matched nothing (``missed``) is followed by the same read: if the member
+        is gone, the removal is done (this write's or another's: a miss alone
+        does not say the write did nothing), else it is tried again.
         """
         group = self.groups.get(group_id)
         if group is None:
             raise UnknownWorkflowGroupError(group_id)
+        if missed and not group.is_member(user_id):
+            # Perhaps this write's doing: announced (an extra event is harmless, a lost one not).
+            self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
+            return group
         if leaving and not group.is_member(user_id):
             raise UnauthorizedAccessError(FORBIDDEN_MEMBER)
         if not leaving and caller is not None and group.owner_id != caller:
@@ -521,9 +554,9 @@ class WorkflowGroupManager:
             self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return updated
         if attempts <= 1:
-            raise ConstraintViolationError("the group changed meanwhile; try again")
+            raise StoreUnavailableError(f"group '{group_id}' kept changing; try again")
         # Changed between the read and the write: the next read says why.
-        return self._pull(group_id, user_id, caller, leaving, attempts - 1)
+        return self._pull(group_id, user_id, caller, leaving, attempts - 1, missed=True)
 
     @staticmethod
     def _full(group: GroupSummary) -> Group:

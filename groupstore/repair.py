@@ -8,8 +8,12 @@ before bytes on delete), so a crash leaves only these orphans:
   group's deletion, or delete_group interrupted after the group document);
 * GridFS files whose chunks are not all there (never written so by
   groupstore; a damaged database): listed, but they cannot be downloaded;
-* chunks without a GridFS files document (upload interrupted mid-stream, or
-  a delete interrupted after the files document);
+* chunks without a GridFS files document (upload interrupted mid-stream or
+  answered STORE_UNAVAILABLE, or a delete interrupted after the files
+  document); they are *claimed* before they are removed (see
+  ``GridFSStore.claim``), so an upload still running can never list them;
+* claims older than a day (what failed uploads and repair leave to keep a
+  late files insert out);
 * stale group write leases (a writer killed while holding one, FerretDB only).
 
 It also rewrites a group's ``member_ids`` where they disagree with its
@@ -19,7 +23,9 @@ by the same single-document write as what it mirrors), but a process of an
 earlier 0.2.0 build, which kept neither, does.
 
 An upload in progress looks like an orphan too, so only orphans older than
-``grace`` are removed (by default one hour).
+``grace`` are removed (by default one hour); listed files with chunks missing
+and expired leases are removed whatever their age (no upload in progress
+looks like either).
 """
 
 from __future__ import annotations

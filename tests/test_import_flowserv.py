@@ -223,7 +223,7 @@ def test_an_import_killed_inside_a_file_resumes_and_copies_everything_once(
     fs = store.storage.fs
     with monkeypatch.context() as patch:
         patch.setattr(fs, "files", CrashAtBigFile(fs.files))
-        patch.setattr(fs, "_discard_quietly", lambda ids: None)
+        patch.setattr(fs, "_abandon_many", lambda ids: None)  # killed: no cleanup
         deployment = read_deployment(source.db_url, source.volume)
         with pytest.raises(KeyboardInterrupt):
             import_deployment(store, deployment)

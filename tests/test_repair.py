@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 
-from groupstore import repair
+from groupstore import UnknownFileError, repair
 from groupstore.storage.documents import utc_now
 
 NOW = timedelta(0)
@@ -151,3 +152,62 @@ def test_repair_lists_again_a_file_written_without_the_top_level_group_id(store,
 
     assert [f.file_id for f in store.groups.list_uploaded_files(group.group_id)] == [file.file_id]
     assert repair(store, grace=NOW).total == 0
+
+
+# -- issue 18: what a user would meet is found at once; claims keep late inserts out --------
+
+
+def test_repair_removes_a_listed_file_with_chunks_missing_whatever_its_age(store, group):
+    # Never an upload in progress (a file is listed only once its chunks are in),
+    # so the grace does not apply: it would keep a file that fails to download.
+    broken = store.groups.upload_file(group.group_id, b"x" * 600_000, "big.bin")
+    store.db["fs.chunks"].delete_one({"files_id": broken.file_id, "n": 2})
+    report = repair(store)  # default grace: an hour
+    assert report.broken_files == [broken.file_id]
+    assert store.groups.list_uploaded_files(group.group_id) == []
+    assert store.db["fs.chunks"].count_documents({}) == 0
+
+
+def test_repair_removes_an_expired_lease_whatever_the_grace(store, group):
+    store.db.group_locks.insert_one(
+        {"_id": group.group_id, "token": "t", "expires_at": utc_now() - timedelta(seconds=1)}
+    )
+    report = repair(store)  # default grace: an hour
+    assert report.stale_locks == [group.group_id]
+    assert store.db.group_locks.count_documents({}) == 0
+
+
+def test_repair_claims_orphan_chunks_so_that_a_late_files_insert_cannot_list_them(store, group):
+    orphan_bytes(store, group.group_id, file_id="late", with_files_doc=False)
+    report = repair(store, grace=NOW)
+    assert report.orphan_chunk_files == ["late"]
+    assert store.db["fs.chunks"].count_documents({}) == 0
+    # The upload's files insert, frozen until now, lands: the claim refuses it.
+    with pytest.raises(DuplicateKeyError):
+        store.db["fs.files"].insert_one({"_id": "late", "group_id": group.group_id, "length": 1})
+    assert store.groups.list_uploaded_files(group.group_id) == []
+
+
+def test_repair_keeps_a_claim_a_day_then_removes_it(store, group):
+    assert store.fs.claim(["young", "old"]) == ["young", "old"]
+    store.db["fs.files"].update_one(
+        {"_id": "old"}, {"$set": {"uploadDate": utc_now() - timedelta(days=2)}}
+    )
+    report = repair(store, grace=NOW)
+    assert report.orphan_files == ["old"]
+    assert store.db["fs.files"].distinct("_id") == ["young"]
+
+
+def test_a_claim_is_not_listed_nor_served(store, group):
+    store.fs.claim(["claimed"])
+    assert store.groups.list_uploaded_files(group.group_id) == []
+    with pytest.raises(UnknownFileError):
+        store.groups.get_uploaded_file(group.group_id, "claimed")
+
+
+def test_claiming_an_id_that_has_a_file_leaves_the_file(store, group):
+    kept = store.groups.upload_file(group.group_id, b"keep", "k.txt")
+    assert store.fs.claim([kept.file_id, "free"]) == ["free"]
+    assert store.fs.claim(["free"]) == ["free"]  # claimed already: still claimed
+    with store.groups.get_uploaded_file(group.group_id, kept.file_id).open() as stream:
+        assert stream.read() == b"keep"

@@ -42,7 +42,8 @@ MONGOMOCK_REPAIR = (
     type=click.FloatRange(min=0),
     default=DEFAULT_GRACE.total_seconds() / 60,
     show_default=True,
-    help="Leave orphans younger than this alone (an upload in progress looks the same).",
+    help="Leave orphans younger than this alone (an upload in progress looks the same); "
+    "listed files with chunks missing and expired leases are removed at any age.",
 )
 @json_option
 @store_options
@@ -51,7 +52,8 @@ def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) ->
     """Find (and with --apply remove) what interrupted uploads and deletes left behind.
 
     Orphans are groups of deleted workflows, GridFS files no group lists, and
-    chunks without a GridFS file, older than the grace period.
+    chunks without a GridFS file, older than the grace period; listed files
+    with chunks missing and expired leases, whatever their age.
     """
     if state.store is None:
         if not (state.uri or local.running_uri()):

@@ -46,6 +46,10 @@ Write order: chunks first, then the ``fs.files`` document, which lists the
 file. Delete order: the ``fs.files`` document first (unlisting it), then the
 chunks. A crash in between leaves chunks without a files document, or a
 files document whose group is gone: orphans that ``groupstore.repair`` removes.
+Chunks whose files insert may still land (its answer never came) are deleted
+only after a *claim* of their id (``claim``): of a claim and a late insert
+exactly one lands, so no file is ever listed without its bytes
+(docs/consistency.md, "Uploads").
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from gridfs import GridFSBucket
 from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from groupstore.errors import (
     ConstraintViolationError,
@@ -72,11 +77,14 @@ from groupstore.errors import (
     UnknownFileError,
 )
 from groupstore.model import UploadedFile
-from groupstore.storage.documents import file_from_document, new_seq
+from groupstore.storage.documents import file_from_document, new_seq, utc_now
 from groupstore.storage.errors import translated
 
 DEFAULT_CHUNK_SIZE = 255 * 1024  # the GridFS default; larger chunks read slowly in pymongo
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+# The metadata flag of a claim: a files document of no group that only reserves its _id.
+CLAIM_MARK = "claim"
+DUPLICATE_KEY = 11000
 # A chunk written this long after its file's upload date gets a plain ObjectId (stamped
 # now), not the id derived from the upload date: repair takes chunks whose newest id is
 # older than its grace (an hour by default) for the remains of a dead upload.
@@ -121,6 +129,16 @@ def chunk_reads_for(chunks: Collection[Any], kind: str) -> ChunkReads:
     except GroupStoreError:  # an explain this FerretDB does not answer: as before
         return "cursor"
     return "cursor" if answer.get("filterPushdown") else "by_id"
+
+
+def is_claim(doc: dict[str, Any]) -> bool:
+    """Whether a files document is a claim (see ``GridFSStore.claim``), not a file."""
+    return bool((doc.get("metadata") or {}).get(CLAIM_MARK))
+
+
+def is_duplicate(error: dict[str, Any]) -> bool:
+    """Whether one write error of a bulk insert is a duplicate ``_id``."""
+    return error.get("code") == DUPLICATE_KEY
 
 
 @dataclass(frozen=True)
@@ -172,8 +190,11 @@ class GridFSStore:
     ) -> StoredBytes:
         """Stream ``source`` into the bucket under ``file_id``: chunks, then the files document.
 
-        On any failure the chunks written so far are removed (best effort: if
-        the server is gone, they stay as orphans for ``repair``).
+        The files document, which lists the file, is inserted only once every
+        chunk is acknowledged, and the chunks are removed on failure only once
+        no files document can appear any more (see ``_abandon``): so a listed
+        file always has all of its bytes, whatever write fails, hangs or lands
+        late. What a failure leaves (orphan chunks, a claim) is for ``repair``.
         """
         digest = hashlib.sha256()
         size = 0
@@ -182,14 +203,86 @@ class GridFSStore:
                 for batch in self._batches(file_id, source, digest, upload_date):
                     self.chunks.insert_many(batch, ordered=True)
                     size += sum(len(doc["data"]) for doc in batch)
-                document = self._files_document(
-                    NewFile(file_id, filename, source, metadata, upload_date), size, digest
-                )
-                self.files.insert_one(document)
         except BaseException:
-            self._discard_quietly([file_id])
+            # No files document was sent: nothing can list these chunks.
+            self._discard_chunks_quietly(file_id)
             raise
+        document = self._files_document(
+            NewFile(file_id, filename, source, metadata, upload_date), size, digest
+        )
+        claimed = False
+        try:
+            with translated():
+                try:
+                    self.files.insert_one(document)
+                except DuplicateKeyError:
+                    claimed = True  # repair claimed the id while the bytes streamed in
+        except StoreUnavailableError:
+            # The insert may still land (a frozen server runs it later): then the
+            # file is listed whole, unless a claim beats it (see _abandon).
+            if self._abandon(file_id):
+                raise
+        except BaseException:
+            self._abandon(file_id)
+            raise
+        if claimed:
+            self._discard_chunks_quietly(file_id)
+            raise StoreUnavailableError("the upload was interrupted by a repair; try again")
         return StoredBytes(size=size, sha256=digest.hexdigest())
+
+    def claim(self, file_ids: list[str]) -> list[str]:
+        """Of these ids, those that now have a claim: a files document no upload can replace.
+
+        A claim is an empty GridFS file of no group (never listed; a valid
+        GridFS entry for stock tools). Inserting it is atomic on every server,
+        so of a claim and an upload's files document for one id exactly one
+        lands: once an id is claimed (now, or by an earlier claim), its chunks
+        are garbage for good. An id left out has a file's document.
+        """
+        if not file_ids:
+            return []
+        now = utc_now()
+        claims = [
+            {
+                "_id": file_id,
+                "length": 0,
+                "chunkSize": self.chunk_size,
+                "uploadDate": now,
+                "filename": "",
+                "metadata": {CLAIM_MARK: True},
+            }
+            for file_id in file_ids
+        ]
+        with translated():
+            try:
+                self.files.insert_many(claims, ordered=False)
+                return list(file_ids)
+            except BulkWriteError as exc:
+                errors = exc.details["writeErrors"]
+                if not all(is_duplicate(error) for error in errors):
+                    raise
+                taken = [claims[error["index"]]["_id"] for error in errors]
+            held = self.files.find({"_id": {"$in": taken}}, {"metadata": 1})
+            files = {doc["_id"] for doc in held if not is_claim(doc)}
+        return [file_id for file_id in file_ids if file_id not in files]
+
+    def _abandon(self, file_id: str) -> bool:
+        """Give up an upload whose files insert failed or may still land: True if abandoned.
+
+        A claim makes sure the insert can never land; then the chunks go. If
+        the claim loses, the insert did land (the file is whole and listed):
+        False, the upload succeeded after all. If the claim's outcome is
+        unknown too, everything stays: either the file is (or will be) whole
+        and listed, or its chunks are orphans for ``repair``.
+        """
+        try:
+            claimed = self.claim([file_id])
+        except GroupStoreError:
+            return True  # the server is gone: the chunks stay, for repair
+        if not claimed:
+            return False
+        self._discard_chunks_quietly(file_id)
+        return True
 
     def write_many(self, files: Sequence[NewFile], *, old_dates: bool = False) -> list[StoredBytes]:
         """Several files in as few inserts as their bytes allow (an import's small files).
@@ -198,7 +291,8 @@ class GridFSStore:
         may span files), then their files documents in one insert: ten small
         files cost two round trips instead of twenty. The write order is
         ``write``'s: a file is listed only once all its chunks are in. On any
-        failure the chunks and documents written so far are removed (best effort).
+        failure what was written is removed (best effort), after a claim of the
+        ids once their files insert was sent (``_abandon_many``), as ``write`` does.
 
         ``old_dates``: the upload dates are past ones (an import keeps the source's),
         and the chunk ids are derived from them all the same, so that readers on
@@ -210,6 +304,7 @@ class GridFSStore:
         stored: list[StoredBytes] = []
         documents: list[dict[str, Any]] = []
         pending: list[dict[str, Any]] = []
+        ids = [file.file_id for file in files]
         try:
             with translated():
                 for file in files:
@@ -228,12 +323,35 @@ class GridFSStore:
                     stored.append(StoredBytes(size=size, sha256=digest.hexdigest()))
                 if pending:
                     self.chunks.insert_many(pending, ordered=True)
-                if documents:
-                    self.files.insert_many(documents, ordered=True)
         except BaseException:
-            self._discard_quietly([file.file_id for file in files])
+            # No files document was sent: nothing can list these chunks.
+            for file_id in ids:
+                self._discard_chunks_quietly(file_id)
             raise
+        if documents:
+            try:
+                with translated():
+                    self.files.insert_many(documents, ordered=True)
+            except BaseException:
+                self._abandon_many(ids)
+                raise
         return stored
+
+    def _abandon_many(self, file_ids: list[str]) -> None:
+        """Remove what a failed ``write_many`` wrote, files insert sent (see ``_abandon``).
+
+        Ids claimed now lose their chunks; files whose documents did land are
+        deleted as any file is (document first, then chunks). If the server
+        is gone, everything stays for ``repair``, whole or unlisted.
+        """
+        try:
+            claimed = self.claim(file_ids)
+        except GroupStoreError:
+            return
+        for file_id in claimed:
+            self._discard_chunks_quietly(file_id)
+        with contextlib.suppress(GroupStoreError):
+            self.delete([file_id for file_id in file_ids if file_id not in set(claimed)])
 
     def _files_document(self, file: NewFile, size: int, digest: Any) -> dict[str, Any]:
         metadata = file.metadata
@@ -375,10 +493,10 @@ class GridFSStore:
             self.files.delete_many({"_id": {"$in": ids}})
             self.chunks.delete_many({"files_id": {"$in": ids}})
 
-    def _discard_quietly(self, file_ids: list[str]) -> None:
+    def _discard_chunks_quietly(self, file_id: str) -> None:
         # If the server is unreachable, repair removes the orphans later.
-        with contextlib.suppress(GroupStoreError):
-            self.delete(file_ids)
+        with contextlib.suppress(GroupStoreError), translated():
+            self.chunks.delete_many({"files_id": file_id})
 
 
 def file_store(db: Database[Any], fs: Any = None) -> GridFSStore:

@@ -70,6 +70,14 @@ class GroupCollection:
             doc = self.collection.find_one({"_id": group_id})
         return None if doc is None else self._group(doc)
 
+    def read(self, group_id: str) -> tuple[Group, frozenset[str]] | None:
+        """The group and its stored ``member_ids`` (one round trip); None if there is none."""
+        with translated():
+            doc = self.collection.find_one({"_id": group_id})
+        if doc is None:
+            return None
+        return self._group(doc), frozenset(doc.get("member_ids", ()))
+
     def access(self, group_id: str, member: str | None = None) -> Access | None:
         """The group's owner and members; None if there is no such group.
 

@@ -10,12 +10,14 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from groupstore.storage.documents import utc_now
+from groupstore.storage.documents import as_utc, utc_now
 from groupstore.storage.errors import translated
-from groupstore.storage.files import GridFSStore
+from groupstore.storage.files import GridFSStore, is_claim
 from groupstore.storage.groups import GroupCollection, ids_of_members
 
 BATCH = 1000
+# A claim is kept this long at least: a files insert frozen in a server might still land.
+CLAIM_AGE = timedelta(days=1)
 
 
 @dataclass
@@ -65,23 +67,31 @@ def find_orphans(
 
         say("checking GridFS files against groups, and their chunks")
         checked = 0
-        old_files = fs.files.find(
-            {"uploadDate": {"$lte": cutoff}},
-            {"_id": 1, "length": 1, "chunkSize": 1, "metadata.group_id": 1, "group_id": 1},
+        # Every file's bytes are checked whatever its age: groupstore lists a file
+        # only once all of its chunks are in, so a listed file without them is
+        # damage, never an upload in progress. The other kinds wait for the grace.
+        claims_cutoff = min(cutoff, utc_now() - CLAIM_AGE)
+        all_files = fs.files.find(
+            {},
+            {"_id": 1, "length": 1, "chunkSize": 1, "uploadDate": 1, "metadata": 1, "group_id": 1},
         ).sort("_id", 1)
-        for batch in _batches(iter(old_files)):
-            group_ids = list({doc.get("metadata", {}).get("group_id") for doc in batch})
+        for batch in _batches(iter(all_files)):
+            group_ids = list({(doc.get("metadata") or {}).get("group_id") for doc in batch})
             existing_groups = {
                 doc["_id"] for doc in db.groups.find({"_id": {"$in": group_ids}}, {"_id": 1})
             }
             listed = []
             for doc in batch:
-                group_id = doc.get("metadata", {}).get("group_id")
-                if group_id in existing_groups:
+                group_id = (doc.get("metadata") or {}).get("group_id")
+                old = as_utc(doc["uploadDate"]) <= cutoff
+                if is_claim(doc):
+                    if as_utc(doc["uploadDate"]) <= claims_cutoff:
+                        orphans.files.append(doc["_id"])  # no late upload can land any more
+                elif group_id in existing_groups:
                     listed.append(doc)
-                    if doc.get("group_id") != group_id:  # written by an earlier build
+                    if old and doc.get("group_id") != group_id:  # written by an earlier build
                         orphans.unsynced_files.append(doc["_id"])
-                else:
+                elif old:
                     orphans.files.append(doc["_id"])
             orphans.broken_files.extend(_missing_bytes(fs, listed))
             checked += len(batch)
@@ -100,7 +110,8 @@ def find_orphans(
             [{"$match": {"_id": {"$lt": chunk_cutoff}}}, {"$group": {"_id": "$files_id"}}]
         )
         for batch in _batches(doc["_id"] for doc in old_chunk_files):
-            known = {doc["_id"] for doc in fs.files.find({"_id": {"$in": batch}}, {"_id": 1})}
+            found = fs.files.find({"_id": {"$in": batch}}, {"_id": 1, "metadata": 1})
+            known = {doc["_id"] for doc in found if not is_claim(doc)}
             unknown = [file_id for file_id in batch if file_id not in known]
             if not unknown:
                 continue
@@ -117,8 +128,10 @@ def find_orphans(
             if doc.get("member_ids") != ids_of_members(doc):
                 orphans.unsynced_members.append(doc["_id"])
         say("checking group write leases")
+        # An expired lease is stale at once (writers take it over anyway): no grace.
         orphans.stale_locks = [
-            doc["_id"] for doc in db.group_locks.find({"expires_at": {"$lte": cutoff}}, {"_id": 1})
+            doc["_id"]
+            for doc in db.group_locks.find({"expires_at": {"$lte": utc_now()}}, {"_id": 1})
         ]
     say(
         f"found {len(orphans.groups)} orphan groups, {len(orphans.files)} orphan files, "
@@ -171,7 +184,10 @@ def remove_orphans(
         for batch in _batches(iter([*orphans.files, *orphans.broken_files])):
             fs.delete(batch)
         for batch in _batches(iter(orphans.chunk_files)):
-            fs.chunks.delete_many({"files_id": {"$in": batch}})
+            # Claimed first: an upload still streaming (a short grace) or whose
+            # files insert is still in flight can then never list these chunks.
+            claimed = fs.claim(batch)
+            fs.chunks.delete_many({"files_id": {"$in": claimed}})
         if orphans.stale_locks:
             db.group_locks.delete_many({"_id": {"$in": orphans.stale_locks}})
     say("removed")

@@ -37,6 +37,19 @@ def candidates(writes: Iterable[Op], initial: Any) -> set[Any]:
     return values
 
 
+def history(ops: Iterable[Op], ledger: Ledger) -> list[tuple[Any, ...]]:
+    """Ops as (kind, outcome, code, start, end), in seconds from the run's start: for a report."""
+    t0 = ledger.started
+    return [
+        (op.kind, op.outcome, op.code, round(op.start - t0, 2), round(op.end - t0, 2)) for op in ops
+    ]
+
+
+def history_of_faults(ledger: Ledger) -> list[tuple[str, float, float]]:
+    t0 = ledger.started
+    return [(label, round(a - t0, 2), round(b - t0, 2)) for label, a, b in ledger.faults]
+
+
 @dataclass
 class Final:
     """What the check read back."""
@@ -95,10 +108,13 @@ async def check_state(gateway_url: str, world: World, ledger: Ledger) -> Final:
             for user in members - stable - satellites:
                 bad(f"group {group_id} has an unexpected member {user}")
             for user in satellites:
-                allowed = candidates(by_key[("member", group_id, user)], False)
+                writes = by_key[("member", group_id, user)]
+                allowed = candidates(writes, False)
                 if (user in members) not in allowed:
                     bad(f"{user} {'is' if user in members else 'is not'} a member of {group_id}"
-                        f"; the acknowledged writes allow only {allowed}")  # fmt: skip
+                        f"; the acknowledged writes allow only {allowed}; its writes: "
+                        f"{history(writes, ledger)}; faults: "
+                        f"{history_of_faults(ledger)}")  # fmt: skip
             for entry in group["files"]:
                 if entry["id"] in files:
                     bad(f"file {entry['id']} listed twice")
