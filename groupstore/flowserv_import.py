@@ -50,6 +50,7 @@ from groupstore.model import JSON, Group, Member, UploadedFile
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.documents import utc_now
 from groupstore.storage.files import NewFile
+from groupstore.storage.schema import mark_directory, unmark_directory
 from groupstore.validation import (
     MAX_NAME_LENGTH,
     guess_mime_type,
@@ -303,10 +304,15 @@ def import_deployment(
     started = time.perf_counter()
     summary = ImportSummary(mode="standalone" if standalone else "adapter", dry_run=dry_run)
     step: Progress = progress or (lambda kind: None)
+    storage = store.storage
     if standalone:
         _import_users(store, deployment, summary, step)
         _import_workflows(store, deployment, summary, step)
-    storage = store.storage
+    # Whose users and workflows the groups name: repair must know.
+    if not dry_run and standalone:
+        unmark_directory(storage)
+    elif not dry_run:
+        mark_directory(storage, "flowserv")
     groups = deployment.groups
     for start in range(0, len(groups), GROUP_BATCH):
         batch = groups[start : start + GROUP_BATCH]

@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from groupstore.directory import Directory
+from groupstore.errors import ConstraintViolationError
 from groupstore.storage.repair import find_orphans, remove_orphans
+from groupstore.storage.schema import marked_directory
 from groupstore.store import GroupStore
 
 DEFAULT_GRACE = timedelta(hours=1)
@@ -76,7 +78,18 @@ def repair(
     progress: Callable[[str], None] | None = None,
     directory: Directory | None = None,
 ) -> RepairReport:
-    """Find orphans older than ``grace`` and, unless ``dry_run``, remove them."""
+    """Find orphans older than ``grace`` and, unless ``dry_run``, remove them.
+
+    ``directory``: where the groups' workflows are looked up (default:
+    groupstore's own collections). A store whose users and workflows another
+    application keeps (``groupstore.flowserv``) is refused without one: checked
+    against groupstore's own (empty) workflows, every group would look orphaned.
+    """
+    if directory is None and (elsewhere := marked_directory(store.storage)) is not None:
+        raise ConstraintViolationError(
+            f"this store's users and workflows live in {elsewhere}: repair it with "
+            f"groupstore.{elsewhere}.repair(session, store), which checks its groups there"
+        )
     workflows_among = None if directory is None else directory.workflows_among
     orphans = find_orphans(
         store.db, store.fs, grace, progress=progress, workflows_among=workflows_among

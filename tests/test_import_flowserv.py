@@ -15,12 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import groupstore
 from groupstore import GroupStore, UnknownUserError
 from groupstore.flowserv_import import import_deployment, read_deployment
 from groupstore.storage.files import chunk_id
@@ -357,6 +358,18 @@ def test_an_adapter_import_then_standalone_adds_only_users_and_workflows(
 
     assert summary["users"]["copied"] == 4 and summary["workflows"]["copied"] == 2
     assert summary["groups"] == {"copied": 0, "skipped": GROUPS}
+
+
+def test_an_adapter_import_makes_groupstores_own_repair_refuse_until_standalone(
+    store: GroupStore, source: FlowservDeployment
+):
+    run_import(store, source)
+    with pytest.raises(groupstore.ConstraintViolationError, match="flowserv"):
+        groupstore.repair(store, grace=timedelta(0), dry_run=True)  # its workflows are flowserv's
+
+    run_import(store, source, "--standalone")
+
+    assert groupstore.repair(store, grace=timedelta(0), dry_run=True).orphan_groups == []
 
 
 def test_a_bad_database_url_is_one_line(store: GroupStore, tmp_path: Path):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -50,12 +51,17 @@ from groupstore.errors import (
 from groupstore.flowserv.directory import SessionDirectory
 from groupstore.flowserv.errors import raises_flowserv
 from groupstore.model import FileHandle, Group, Member, UploadedFile
+from groupstore.storage.schema import mark_directory
 from groupstore.store import GroupStore
 from groupstore.validation import validate_identifier, validate_name
 
 log = logging.getLogger(__name__)
 
 _default_store: GroupStore | None = None
+
+
+_MARKED: weakref.WeakSet[GroupStore] = weakref.WeakSet()
+"""Stores already marked as keeping flowserv's groups (``mark_directory``) by this process."""
 
 
 def default_store() -> GroupStore:
@@ -168,6 +174,9 @@ class WorkflowGroupManager:
         if store is None:
             store = fs if isinstance(fs, GroupStore) else default_store()
         self.store = store
+        if store not in _MARKED:  # once per store and process: this store's groups are flowserv's
+            mark_directory(store.storage, "flowserv")
+            _MARKED.add(store)
         self.directory = SessionDirectory(session)
         self.manager = groupstore.WorkflowGroupManager(
             store.storage, users=store.users, directory=self.directory

@@ -57,3 +57,33 @@ def _mark_done(storage: Storage, step: str) -> None:
     # (DuplicateKeyError: another process finished the step too.)
     with translated(), contextlib.suppress(DuplicateKeyError):
         storage.db[META_COLLECTION].insert_one({"_id": step, "done_at": utc_now()})
+
+
+# -- where the store's users and workflows live --------------------------------
+
+DIRECTORY_MARKER = "directory"
+"""Set when another application (flowserv) keeps the users and workflows that
+the store's groups name: the groups then have no workflow in groupstore's own
+collections, and a repair that checks them there would take them all for
+orphans."""
+
+
+def mark_directory(storage: Storage, name: str) -> None:
+    """Record that ``name`` keeps this store's users and workflows (idempotent)."""
+    with translated():
+        storage.db[META_COLLECTION].update_one(
+            {"_id": DIRECTORY_MARKER}, {"$set": {"name": name}}, upsert=True
+        )
+
+
+def marked_directory(storage: Storage) -> str | None:
+    """The application recorded by ``mark_directory``; None for groupstore's own."""
+    with translated():
+        doc = storage.db[META_COLLECTION].find_one({"_id": DIRECTORY_MARKER})
+    return None if doc is None else str(doc.get("name"))
+
+
+def unmark_directory(storage: Storage) -> None:
+    """The store keeps its own users and workflows again (a standalone import)."""
+    with translated():
+        storage.db[META_COLLECTION].delete_one({"_id": DIRECTORY_MARKER})

@@ -391,6 +391,16 @@ def test_repair_removes_what_a_failed_undo_left(fsv, deployment):
     assert len(d.store.groups.list_uploaded_files(kept)) == 1
 
 
+def test_groupstores_own_repair_refuses_a_flowserv_store_and_keeps_its_groups(fsv, deployment):
+    from datetime import timedelta
+
+    d = deployment
+    group_id = create_group(d)["id"]
+    with pytest.raises(groupstore.ConstraintViolationError, match=r"flowserv\.repair"):
+        groupstore.repair(d.store, grace=timedelta(0))
+    assert [g.group_id for g in d.store.groups.list_groups()] == [group_id]
+
+
 def test_deleting_a_workflow_deletes_its_groups_in_both(fsv, deployment):
     d = deployment
     create_group(d)
