@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 
 from tests.backend import MONGO_URI
 from tests.cli_helpers import REPO
+from tests.support import free_port
 
 BIG = 100 * 1024 * 1024
 
@@ -71,13 +71,6 @@ def shell(tmp_path: Path, request: pytest.FixtureRequest):
 
     with groupstore.connect(MONGO_URI, database) as store:
         store.client.drop_database(database)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_scripts_serve_memory_starts_the_gateway_on_the_in_memory_store(tmp_path: Path):

@@ -10,7 +10,6 @@ trip on the test backend, and the gateway's ``/healthz``.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -24,6 +23,7 @@ import pytest
 
 import groupstore
 from tests.backend import new_store_uri
+from tests.support import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -149,9 +149,7 @@ def test_the_installed_library_does_a_round_trip(installed: Path):
 
 
 def test_the_installed_gateway_answers_healthz_and_serves_graphiql(installed: Path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
     server = subprocess.Popen(
         [str(installed / "bin" / "groupstore-gateway"), "--port", str(port)],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from tests.backend import MONGO_URI, new_store_uri
+from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = float(os.environ.get("GROUPSTORE_TEST_GATEWAY_START_TIMEOUT", "60"))
@@ -52,13 +52,6 @@ class Gateway:
         code = self.process.poll()
         if code is not None:
             pytest.fail(f"the gateway exited with {code}:\n{self.log()}")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _gateway_env(
@@ -138,7 +131,7 @@ def running_gateway(store: tuple[str, str] | None = None, **settings: str) -> It
         started: Gateway | None = None
         try:
             for _attempt in range(3):  # a free port can be taken before the server binds it
-                port = _free_port()
+                port = free_port()
                 output.seek(0)
                 output.truncate()
                 process = subprocess.Popen(

@@ -1,6 +1,6 @@
 """The processes a load run drives: a FerretDB it may freeze or kill, and gateway processes.
 
-``Database`` is a FerretDB of the run's own (``scripts/ferretdb start --dir``),
+``FerretDB`` (tests/support.py) is a FerretDB of the run's own (``scripts/ferretdb start --dir``),
 so a fault test can stop it (SIGSTOP), kill it (SIGKILL) and start it again
 on the same data without disturbing the suite's shared server.
 ``start_gateway`` runs ``python -m graphql_api`` as the e2e tests do, with
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,72 +21,17 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.server import Gateway
+from tests.support import FerretDB, free_port
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "ferretdb"
 START_TIMEOUT = float(os.environ.get("GROUPSTORE_TEST_GATEWAY_START_TIMEOUT", "60"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Database:
-    """A FerretDB on its own port and data directory (kept across kill and restart)."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.directory = directory
-        self.port = port or free_port()
-        self.uri = f"mongodb://127.0.0.1:{self.port}/"
-
-    def _run(self, *args: str) -> None:
-        result = subprocess.run(
-            [str(SCRIPT), *args, "--port", str(self.port), "--dir", str(self.directory)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"scripts/ferretdb {args[0]} failed:\n{result.stderr}")
-
-    @property
-    def pid(self) -> int:
-        return int((self.directory / "ferretdb.pid").read_text())
-
-    def start(self) -> None:
-        self._run("start")
-
-    def stop(self) -> None:
-        self._run("stop", "--keep")
-
-    def freeze(self) -> None:
-        """SIGSTOP: the server keeps its connections but answers nothing."""
-        os.kill(self.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.kill(self.pid, signal.SIGCONT)
-
-    def kill(self) -> None:
-        """SIGKILL, as in a crash; returns once the process is gone."""
-        pid = self.pid
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # not our child (the script started it): poll
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.02)
-        raise RuntimeError(f"ferretdb {pid} survived SIGKILL")
-
-
 @contextlib.contextmanager
-def private_database(port: int | None = None) -> Iterator[Database]:
+def private_database(port: int | None = None) -> Iterator[FerretDB]:
     """A started FerretDB in a temporary directory; stopped and removed on exit."""
     with tempfile.TemporaryDirectory(prefix="groupstore-load-") as tmp:
-        database = Database(Path(tmp) / "ferretdb", port)
+        database = FerretDB(Path(tmp) / "ferretdb", port)
         database.start()
         try:
             yield database
