@@ -8,6 +8,7 @@
 - ``CountingHasher``: the tests' cheap Argon2, counting hashes and verifications.
 - ``CommandCounter``: a pymongo command listener recording the commands started.
 - ``cheap_hashing``: give a store the cheap hasher (``tests.backend.CHEAP_HASHER``).
+- ``counted_store``: a fresh store on the test server whose client reports to a counter.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import httpx
 from argon2 import PasswordHasher
 from pymongo import monitoring
 
+import groupstore
 from groupstore import GroupStore
-from tests.backend import CHEAP_HASHER
+from tests.backend import CHEAP_HASHER, MONGO_URI, new_store_uri
 
 REPO = Path(__file__).resolve().parents[1]
 FERRETDB_SCRIPT = REPO / "scripts" / "ferretdb"
@@ -188,3 +190,21 @@ def cheap_hashing(store: GroupStore) -> GroupStore:
     """``store`` with the cheap hasher (Argon2 at its default cost is ~50 ms a hash)."""
     store.users.hasher = CHEAP_HASHER
     return store
+
+
+@contextmanager
+def counted_store(counter: CommandCounter) -> Iterator[GroupStore]:
+    """A store on a fresh database of the test server, its commands told to ``counter``.
+
+    Cheap hashing; the database is dropped and the store closed on exit.
+    """
+    _, database = new_store_uri()
+    store = groupstore.connect(
+        MONGO_URI, database=database, client_options={"event_listeners": [counter]}
+    )
+    cheap_hashing(store)
+    try:
+        yield store
+    finally:
+        store.client.drop_database(database)
+        store.close()
