@@ -7,17 +7,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import httpx
 import pytest
 
 from tests.backend import MONGO_URI, new_store_uri
-from tests.support import free_port
+from tests.support import free_port, stop_process, wait_answering
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = float(os.environ.get("GROUPSTORE_TEST_GATEWAY_START_TIMEOUT", "60"))
@@ -77,37 +75,14 @@ def _gateway_env(
     return env
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT)
-
-
 def _wait_healthy(gateway: Gateway) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    last_error: Exception | str = "no attempt"
-    with httpx.Client(timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            if gateway.process.poll() is not None:
-                raise RuntimeError(
-                    f"the gateway exited with {gateway.process.returncode} at start-up:\n"
-                    f"{gateway.log()}"
-                )
-            try:
-                response = http.get(f"{gateway.url}/healthz")
-                if response.status_code == 200:
-                    return
-                last_error = f"/healthz answered {response.status_code}: {response.text[:200]}"
-            except httpx.TransportError as exc:
-                last_error = exc
-            time.sleep(0.1)
-    raise RuntimeError(
-        f"the gateway did not become healthy within {START_TIMEOUT}s ({last_error}):\n"
-        f"{gateway.log()}"
+    wait_answering(
+        gateway.process,
+        f"{gateway.url}/healthz",
+        timeout=START_TIMEOUT,
+        log=gateway.log,
+        interval=0.1,
+        request_timeout=2.0,
     )
 
 
@@ -146,7 +121,7 @@ def running_gateway(store: tuple[str, str] | None = None, **settings: str) -> It
                 try:
                     _wait_healthy(candidate)
                 except RuntimeError:
-                    _stop(process)
+                    stop_process(process, STOP_TIMEOUT)
                     if "address already in use" in candidate.log().lower():
                         continue
                     raise
@@ -157,7 +132,7 @@ def running_gateway(store: tuple[str, str] | None = None, **settings: str) -> It
             yield started
         finally:
             if started is not None:
-                _stop(started.process)
+                stop_process(started.process, STOP_TIMEOUT)
                 code = started.process.returncode
                 # uvicorn exits 0 on SIGTERM; anything else means it crashed or hung.
                 if code not in (0, -15):

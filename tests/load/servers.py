@@ -14,14 +14,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import httpx
-
 from tests.e2e.server import Gateway
-from tests.support import FerretDB, free_port
+from tests.support import FerretDB, free_port, stop_process, wait_answering
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = float(os.environ.get("GROUPSTORE_TEST_GATEWAY_START_TIMEOUT", "60"))
@@ -74,36 +71,13 @@ def spawn_gateway(uri: str, database: str, extra_env: Mapping[str, str]) -> Gate
 
 def wait_ready(gateway: Gateway, timeout: float = START_TIMEOUT) -> float:
     """Seconds until ``/readyz`` answered 200; RuntimeError if the process exits or never is."""
-    started = time.monotonic()
-    deadline = started + timeout
-    last: object = "no attempt"
-    with httpx.Client(timeout=5.0) as http:
-        while time.monotonic() < deadline:
-            if gateway.process.poll() is not None:
-                raise RuntimeError(
-                    f"the gateway exited with {gateway.process.returncode} at start-up:\n"
-                    f"{gateway.log()}"
-                )
-            try:
-                response = http.get(f"{gateway.url}/readyz")
-                if response.status_code == 200:
-                    return time.monotonic() - started
-                last = f"/readyz answered {response.status_code}"
-            except httpx.TransportError as exc:
-                last = exc
-            time.sleep(0.05)
-    raise RuntimeError(f"the gateway was not ready within {timeout}s ({last}):\n{gateway.log()}")
+    return wait_answering(
+        gateway.process, f"{gateway.url}/readyz", timeout=timeout, log=gateway.log
+    )
 
 
 def stop_gateway(gateway: Gateway) -> None:
-    process = gateway.process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    stop_process(gateway.process)
     gateway.output.close()
 
 
