@@ -1,6 +1,7 @@
 """What several test modules need, written once: ports, processes, counters, cheap hashing.
 
 - ``free_port``: a loopback port nothing listens on (yet).
+- ``gateway_env``: the environment of a ``python -m graphql_api`` on loopback.
 - ``wait_answering`` / ``stop_process``: wait until a spawned server answers a path
   with 200, and stop it (SIGTERM, then SIGKILL).
 - ``FerretDB``: a FerretDB of a test's own (``scripts/ferretdb start --dir``) that a
@@ -18,7 +19,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +42,21 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def gateway_env(port: int, uri: str, database: str, settings: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without any ``GROUPSTORE_*`` (nothing from the developer's
+    shell), the gateway on 127.0.0.1:``port`` over ``uri``/``database``, then ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
+    env.update(
+        GROUPSTORE_HOST="127.0.0.1",
+        GROUPSTORE_PORT=str(port),
+        GROUPSTORE_MONGO_URI=uri,
+        GROUPSTORE_DATABASE=database,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(settings)
+    return env
 
 
 def wait_answering(

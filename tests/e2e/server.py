@@ -15,7 +15,7 @@ from typing import IO
 import pytest
 
 from tests.backend import MONGO_URI, new_store_uri
-from tests.support import free_port, stop_process, wait_answering
+from tests.support import free_port, gateway_env, stop_process, wait_answering
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = float(os.environ.get("GROUPSTORE_TEST_GATEWAY_START_TIMEOUT", "60"))
@@ -55,13 +55,7 @@ class Gateway:
 def _gateway_env(
     port: int, mongo_uri: str, database: str, settings: dict[str, str]
 ) -> dict[str, str]:
-    # Only the settings chosen here: nothing inherited from the developer's shell.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
-    env.update(
-        GROUPSTORE_HOST="127.0.0.1",
-        GROUPSTORE_PORT=str(port),
-        GROUPSTORE_MONGO_URI=mongo_uri,
-        GROUPSTORE_DATABASE=database,
+    defaults = dict(
         GROUPSTORE_GRAPHIQL="true",
         GROUPSTORE_INTROSPECTION="true",
         GROUPSTORE_LOG_LEVEL="INFO",
@@ -69,10 +63,8 @@ def _gateway_env(
         # One session-wide gateway serves every test, all registering from 127.0.0.1;
         # the registration limits are tested in tests/api/test_accounts.py.
         GROUPSTORE_REGISTRATIONS_PER_ADDRESS="0",
-        PYTHONUNBUFFERED="1",
     )
-    env.update(settings)
-    return env
+    return gateway_env(port, mongo_uri, database, {**defaults, **settings})
 
 
 def _wait_healthy(gateway: Gateway) -> None:

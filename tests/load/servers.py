@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from tests.e2e.server import Gateway
-from tests.support import FerretDB, free_port, stop_process, wait_answering
+from tests.support import FerretDB, free_port, gateway_env, stop_process, wait_answering
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = float(os.environ.get("GROUPSTORE_TEST_GATEWAY_START_TIMEOUT", "60"))
@@ -39,21 +39,6 @@ def private_database(port: int | None = None) -> Iterator[FerretDB]:
                 database.stop()
 
 
-def gateway_env(port: int, uri: str, database: str, extra: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
-    env.update(
-        GROUPSTORE_HOST="127.0.0.1",
-        GROUPSTORE_PORT=str(port),
-        GROUPSTORE_MONGO_URI=uri,
-        GROUPSTORE_DATABASE=database,
-        GROUPSTORE_GRAPHIQL="false",
-        GROUPSTORE_LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
 def spawn_gateway(uri: str, database: str, extra_env: Mapping[str, str]) -> Gateway:
     """Start ``python -m graphql_api`` (not waiting for it); its output goes to a temp file."""
     port = free_port()
@@ -61,7 +46,12 @@ def spawn_gateway(uri: str, database: str, extra_env: Mapping[str, str]) -> Gate
     process = subprocess.Popen(
         [sys.executable, "-m", "graphql_api"],
         cwd=REPO,
-        env=gateway_env(port, uri, database, extra_env),
+        env=gateway_env(
+            port,
+            uri,
+            database,
+            {"GROUPSTORE_GRAPHIQL": "false", "GROUPSTORE_LOG_LEVEL": "WARNING", **extra_env},
+        ),
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,
