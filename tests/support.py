@@ -2,6 +2,7 @@
 
 - ``free_port``: a loopback port nothing listens on (yet).
 - ``gateway_env``: the environment of a ``python -m graphql_api`` on loopback.
+- ``first_response``: poll a starting server until a path answers (with any status).
 - ``wait_answering`` / ``stop_process``: wait until a spawned server answers a path
   with 200, and stop it (SIGTERM, then SIGKILL).
 - ``FerretDB``: a FerretDB of a test's own (``scripts/ferretdb start --dir``) that a
@@ -57,6 +58,30 @@ def gateway_env(port: int, uri: str, database: str, settings: Mapping[str, str])
     )
     env.update(settings)
     return env
+
+
+def first_response(
+    http: httpx.Client,
+    process: subprocess.Popen[Any],
+    path: str,
+    *,
+    timeout: float,
+    interval: float,
+    what: str,
+) -> httpx.Response:
+    """The first answer to ``GET path`` (any status) while ``process`` runs.
+
+    AssertionError (with the process's output) if it exits, or ``what`` did not start
+    within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            return http.get(path)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{what} did not start"
+            time.sleep(interval)
 
 
 def wait_answering(

@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 
 from tests.backend import MONGO_URI
 from tests.cli_helpers import REPO
-from tests.support import free_port
+from tests.support import first_response, free_port
 
 BIG = 100 * 1024 * 1024
 
@@ -83,15 +82,10 @@ def test_scripts_serve_memory_starts_the_gateway_on_the_in_memory_store(tmp_path
     )  # fmt: skip
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            deadline = time.monotonic() + 120  # a first run sets up .venv
-            while True:
-                assert server.poll() is None, server.communicate()[0]
-                try:
-                    health = http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "scripts/serve did not start"
-                    time.sleep(0.2)
+            # A first run sets up .venv: up to 120 s.
+            health = first_response(
+                http, server, "/healthz", timeout=120, interval=0.2, what="scripts/serve"
+            )
             registered = http.post(
                 "/graphql",
                 json={"query": 'mutation { registerUser(username: "ann", password: "pw pw pw pw") '

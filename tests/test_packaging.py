@@ -14,7 +14,6 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 
 import groupstore
 from tests.backend import new_store_uri
-from tests.support import free_port
+from tests.support import first_response, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -159,16 +158,10 @@ def test_the_installed_gateway_answers_healthz_and_serves_graphiql(installed: Pa
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            while True:
-                assert server.poll() is None, server.communicate()[0]
-                try:
-                    health = http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the gateway did not start"
-                    time.sleep(0.1)
+            health = first_response(
+                http, server, "/healthz", timeout=60, interval=0.1, what="the gateway"
+            )
             page = http.get("/graphql", headers={"accept": "text/html"})
         assert health.json() == {"status": "ok"}
         assert page.status_code == 200 and "graphiql" in page.text.lower()
