@@ -117,6 +117,9 @@ class Settings:
     """GROUPSTORE_WS_SESSION_CHECK_SECONDS: how often an open socket's session is checked
     against the database, and the oldest check an operation may rely on (under 1 s)."""
     # Accounts. GROUPSTORE_ADMINS is read by groupstore.connect itself.
+    first_user_admin: bool = False
+    """GROUPSTORE_FIRST_USER_ADMIN: a user who registers while the store has no administrator
+    becomes one (``groupstore serve`` turns it on for the local store on loopback)."""
     open_registration: bool = True
     """GROUPSTORE_OPEN_REGISTRATION: anyone may ``registerUser`` (else administrators only)."""
     require_verification: bool = False
@@ -346,6 +349,7 @@ class Settings:
             "ws_max_subscriptions_per_user": _int,
             "ws_init_timeout_seconds": _float,
             "ws_session_check_seconds": _float,
+            "first_user_admin": _bool,
             "open_registration": _bool,
             "require_verification": _bool,
             "password_min_length": _int,

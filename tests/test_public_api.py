@@ -95,3 +95,14 @@ def test_only_the_storage_package_imports_the_driver(path):
 )
 def test_the_gateway_uses_the_library_not_the_driver(path):
     assert not _imports(path) & DRIVER
+
+
+def test_the_library_never_imports_the_gateway():
+    """The arrow runs one way: ``groupstore serve``/``schema`` find the gateway through the
+    ``groupstore.gateway`` entry points, never by importing it."""
+    importers = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "groupstore").rglob("*.py"))
+        if "graphql_api" in _imports(path)
+    ]
+    assert importers == []
