@@ -32,8 +32,8 @@ from starlette.concurrency import run_in_threadpool
 
 import groupstore
 from graphql_api.context import Info
-from graphql_api.errors import BadRequest
 from graphql_api.types import (
+    MAX_PAGE_SIZE,
     ApiKey,
     PageInfo,
     User,
@@ -41,10 +41,10 @@ from graphql_api.types import (
     encode_cursor,
     field,
     mutation,
+    page_size,
 )
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
 CURSOR_PREFIX = "users:"
 T = TypeVar("T")
 
@@ -149,8 +149,7 @@ class AccountQuery:
         after: str | None = None,
     ) -> UserConnection:
         info.context.require_user()
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise BadRequest(f"first must be between 0 and {MAX_PAGE_SIZE}")
+        page_size(first)
         page = await run_in_threadpool(
             info.context.store.users.list_users_page,
             prefix=prefix,

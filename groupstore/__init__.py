@@ -62,12 +62,14 @@ from groupstore.senders import LogSender, RecordingSender, SmtpSender, TokenMess
 from groupstore.storage.changes import ChangeCursor, ChangeFeed
 from groupstore.store import GroupStore, connect
 from groupstore.users import AccountPolicy, UserManager, UserPage
+from groupstore.validation import MAX_PAGE_SIZE
 from groupstore.workflows import WorkflowManager
 
 __version__ = "0.2.0"  # the one place: pyproject.toml reads it (dynamic version)
 
 __all__ = [
     "ACCESS_RULES",
+    "MAX_PAGE_SIZE",
     "AccountPolicy",
     "Actor",
     "ApiKey",

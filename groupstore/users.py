@@ -43,7 +43,7 @@ from groupstore.errors import (
     UnauthenticatedAccessError,
     UnauthorizedAccessError,
     UnknownUserError,
-    admin_required,
+    require_admin,
 )
 from groupstore.model import ApiKey, User
 from groupstore.passwords import (
@@ -69,6 +69,7 @@ from groupstore.validation import (
     DEFAULT_PASSWORD_MIN_LENGTH,
     validate_identifier,
     validate_name,
+    validate_page_size,
     validate_password,
 )
 
@@ -80,7 +81,6 @@ _LIMITS = (
     "login_failures_per_user", "login_failures_per_address", "reset_requests_per_user",
     "reset_requests_per_address", "registrations_per_address", "registrations_total",
 )  # fmt: skip
-MAX_PAGE_SIZE = 1000
 INVALID_TOKEN = "the token is invalid, already used or expired"
 
 
@@ -247,7 +247,7 @@ class UserManager:
 
     def activate_user(self, user_id: str, caller: str | None = None) -> User:
         """Activate a user by id: a trusted call, or an administrator's (``caller``)."""
-        self._require_admin(caller, "activate users")
+        require_admin(self.users, caller, "activate users")
         user = self.users.activate(user_id)
         if user is None:
             raise UnknownUserError(user_id)
@@ -268,7 +268,7 @@ class UserManager:
 
     def deactivate_user(self, user_id: str, caller: str | None = None) -> User:
         """Deactivate a user and end every session and pending token of theirs."""
-        self._require_admin(caller, "deactivate users")
+        require_admin(self.users, caller, "deactivate users")
         user = self.users.set_active(user_id, False)
         if user is None:
             raise UnknownUserError(user_id)
@@ -279,7 +279,7 @@ class UserManager:
 
     def promote_user(self, user_id: str, caller: str | None = None) -> User:
         """Make a user an administrator (their current sessions included)."""
-        self._require_admin(caller, "promote users")
+        require_admin(self.users, caller, "promote users")
         self.get_user(user_id)
         self.users.promote([user_id])
         return self.get_user(user_id)
@@ -383,8 +383,7 @@ class UserManager:
     ) -> UserPage:
         """A page of ``list_users``: up to ``first`` users after the cursor ``after`` (one
         round trip). Cursors are stable when users register meanwhile."""
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise ConstraintViolationError(f"page size must be between 0 and {MAX_PAGE_SIZE}")
+        validate_page_size(first)
         if after is not None and not isinstance(after, str):
             raise ConstraintViolationError("the cursor must be a string")
         # One extra row tells whether another page exists, in the same round trip.
@@ -476,10 +475,6 @@ class UserManager:
         return self.users.is_admin(user_id)
 
     # Internals
-
-    def _require_admin(self, caller: str | None, action: str) -> None:
-        if caller is not None and not self.users.is_admin(caller):
-            raise admin_required(action)
 
     def _sessions_ended(self, user_id: str, by: str | None) -> None:
         """Announce that API keys of ``user_id`` ended (their sockets close)."""
