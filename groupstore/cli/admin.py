@@ -70,28 +70,9 @@ def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) ->
             store, grace=timedelta(minutes=grace_minutes), dry_run=not apply, progress=progress
         )
     if as_json:
-        print_json(
-            {
-                "removed": report.removed,
-                "orphan_groups": report.orphan_groups,
-                "orphan_files": report.orphan_files,
-                "orphan_chunk_files": report.orphan_chunk_files,
-                "broken_files": report.broken_files,
-                "stale_locks": report.stale_locks,
-                "unsynced_members": report.unsynced_members,
-                "unsynced_files": report.unsynced_files,
-            }
-        )
+        print_json({"removed": report.removed, **report.found()})
         return
-    verb = "removed" if apply else "would remove"
-    click.echo(
-        f"{verb} {len(report.orphan_groups)} orphan groups, {len(report.orphan_files)} "
-        f"orphan files, chunks of {len(report.orphan_chunk_files)} missing files, "
-        f"{len(report.broken_files)} listed files with chunks missing, "
-        f"{len(report.stale_locks)} stale leases, "
-        f"{len(report.unsynced_members)} groups with member ids to rewrite, "
-        f"{len(report.unsynced_files)} files to list again"
-    )
+    click.echo(f"{'removed' if apply else 'would remove'} {report.summary()}")
     if not apply and report.total:
         state.note("dry run: nothing removed (run again with --apply to remove them)")
 
