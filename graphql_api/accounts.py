@@ -170,14 +170,10 @@ class AccountMutation:
     async def register_user(self, info: Info, username: str, password: str) -> User:
         caller = info.context.user
         by_admin = caller is not None and caller.is_admin
-        settings = info.context.settings
-        if not settings.open_registration and not by_admin:
-            raise groupstore.UnauthorizedAccessError(
-                "registration is closed: ask an administrator for an account"
-            )
-        verify = settings.require_verification and not by_admin
-        # Self-registrations count against the per-address and total limits (an
-        # administrator's do not); past one: TOO_MANY_REQUESTS before any hashing.
+        verify = info.context.settings.require_verification and not by_admin
+        # Self-registrations (with an address) are refused when registration is closed and
+        # count against the per-address and total limits (the library's rules); an
+        # administrator's are not. Past a limit: TOO_MANY_REQUESTS before any hashing.
         address = None if by_admin else client_address(info) or "unknown"
         user = await password_work(
             info,

@@ -288,6 +288,7 @@ class Settings:
             registration_window=timedelta(seconds=self.registration_window_seconds),
             activation_token_ttl=timedelta(seconds=self.activation_token_ttl_seconds),
             reset_token_ttl=timedelta(seconds=self.reset_token_ttl_seconds),
+            open_registration=self.open_registration,
         )
 
     def token_sender(self) -> groupstore.TokenSender:

@@ -81,6 +81,7 @@ _LIMITS = (
     "login_failures_per_user", "login_failures_per_address", "reset_requests_per_user",
     "reset_requests_per_address", "registrations_per_address", "registrations_total",
 )  # fmt: skip
+CLOSED_REGISTRATION = "registration is closed: ask an administrator for an account"
 INVALID_TOKEN = "the token is invalid, already used or expired"
 
 
@@ -108,6 +109,9 @@ class AccountPolicy:
     registration_window: timedelta = timedelta(minutes=1)
     activation_token_ttl: timedelta = timedelta(days=2)
     reset_token_ttl: timedelta = timedelta(hours=1)
+    open_registration: bool = True
+    """Anyone may register (``register_user`` with ``client_address``); else only the
+    trusted callers that pass none (administrators, the CLI)."""
 
     def __post_init__(self) -> None:
         if self.password_min_length < 1:
@@ -188,7 +192,8 @@ class UserManager:
     ) -> User:
         """A new user, active unless ``verify``; DuplicateUserError if the name is taken.
 
-        With ``client_address`` (a self-registration from outside) the call
+        With ``client_address`` (a self-registration from outside) the call is
+        refused (UnauthorizedAccessError) unless ``policy.open_registration``, and
         counts against ``registrations_per_address`` and ``registrations_total``
         in ``registration_window``; past either it raises TooManyRequestsError
         before hashing anything. Without it the caller is trusted (no limit).
@@ -199,6 +204,8 @@ class UserManager:
         ``ALICE`` and its full-width form are one account); the name is stored as given, in NFC,
         less surrounding whitespace. Passwords are used exactly as given.
         """
+        if client_address is not None and not self.policy.open_registration:
+            raise UnauthorizedAccessError(CLOSED_REGISTRATION)
         username = validate_name(username, "user name")
         validate_password(password, self.policy.password_min_length)
         if client_address is not None:
