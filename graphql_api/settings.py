@@ -4,7 +4,11 @@
 environment; everything else receives a ``Settings``. Every variable is
 optional. A value that does not parse raises ``SettingsError`` naming the
 variable, so a typo stops the server at start-up instead of at first use.
-``docs/settings.md`` holds the same table for the README.
+Each setting is one field of ``Settings``: its name gives the variable, its
+``setting(default, parse, bound)`` the rest; the library's defaults
+(``AccountPolicy``, ``connect``'s timeout, ``MEMORY_URI``) are the source of
+theirs. ``docs/settings.md`` describes them; a test checks it lists exactly
+these variables with these defaults.
 """
 
 from __future__ import annotations
