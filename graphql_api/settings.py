@@ -253,7 +253,10 @@ class Settings:
     """GROUPSTORE_WS_SESSION_CHECK_SECONDS: how often an open socket's session is checked
     against the database, and the oldest check an operation may rely on (under 1 s)."""
     # Accounts. GROUPSTORE_ADMINS is read by groupstore.connect itself.
-    open_registration: bool = setting(True, _bool)
+    first_user_admin: bool = setting(False, _bool)
+    """GROUPSTORE_FIRST_USER_ADMIN: a user who registers while the store has no administrator
+    becomes one (``groupstore serve`` turns it on for the local store on loopback)."""
+    open_registration: bool = setting(_POLICY.open_registration, _bool)
     """GROUPSTORE_OPEN_REGISTRATION: anyone may ``registerUser`` (else administrators only)."""
     require_verification: bool = setting(False, _bool)
     """GROUPSTORE_REQUIRE_VERIFICATION: new users stay inactive until ``activateUser(token)``."""
@@ -364,6 +367,7 @@ class Settings:
             registration_window=timedelta(seconds=self.registration_window_seconds),
             activation_token_ttl=timedelta(seconds=self.activation_token_ttl_seconds),
             reset_token_ttl=timedelta(seconds=self.reset_token_ttl_seconds),
+            open_registration=self.open_registration,
         )
 
     def token_sender(self) -> groupstore.TokenSender:

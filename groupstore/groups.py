@@ -52,10 +52,10 @@ from groupstore.validation import (
     validate_file_name,
     validate_identifier,
     validate_name,
+    validate_page_size,
     validate_user_ids,
 )
 
-MAX_PAGE_SIZE = 1000
 # Conditional writes tried again when a read shows they missed for no reason the caller caused.
 WRITE_ATTEMPTS = 3
 LIST_RULE = (
@@ -246,8 +246,7 @@ class WorkflowGroupManager:
         caller: str | None = None,
     ) -> GroupPage:
         """A page of ``list_groups``: up to ``first`` groups after the cursor ``after``."""
-        if not isinstance(first, int) or not 0 <= first <= MAX_PAGE_SIZE:
-            raise ConstraintViolationError(f"page size must be between 0 and {MAX_PAGE_SIZE}")
+        validate_page_size(first)
         # One extra row tells whether another page exists, in the same round trip.
         shared_with, user_known = self._shared_with(user_id, caller)
         items = list(

@@ -65,6 +65,7 @@ def test_every_account_variable_is_read() -> None:
         registration_window=timedelta(minutes=2),
         activation_token_ttl=timedelta(minutes=10),
         reset_token_ttl=timedelta(minutes=15),
+        open_registration=False,
     )
     assert policy.memory_ceiling_bytes == 4 * 19456 * 1024
     assert settings.token_sender() == groupstore.SmtpSender(
