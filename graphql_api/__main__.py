@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import uvicorn
@@ -28,10 +30,16 @@ APP_FACTORY = "graphql_api.app:create_app"
 WS_MESSAGE_SLACK = 64 * 1024
 
 
-def print_schema() -> None:
+def schema_sdl() -> str:
+    """The schema's SDL (``groupstore schema`` finds it through the ``groupstore.gateway``
+    entry point)."""
     from graphql_api.schema import build_schema
 
-    sys.stdout.write(str(build_schema()) + "\n")
+    return str(build_schema())
+
+
+def print_schema() -> None:
+    sys.stdout.write(schema_sdl() + "\n")
 
 
 def check_store(settings: Settings) -> str | None:
@@ -60,23 +68,50 @@ def main(argv: list[str] | None = None) -> int:
         print_schema()
         return 0
     try:
-        settings = Settings.from_env()
-        overrides = {"host": args.host, "port": args.port}
-        settings = dataclasses.replace(
-            settings, **{k: v for k, v in overrides.items() if v is not None}
-        )
+        settings = settings_with(None, args.host, args.port)
     except SettingsError as exc:
         parser.exit(2, f"groupstore-gateway: invalid setting: {exc}\n")
+    # The server processes read the settings from the environment: pass the overrides on.
+    os.environ["GROUPSTORE_HOST"], os.environ["GROUPSTORE_PORT"] = settings.host, str(settings.port)
+    # The factory reads the same environment in the server process, so the
+    # import string also works with uvicorn's --workers and --reload.
+    return run(settings, APP_FACTORY)
+
+
+def serve(environ: Mapping[str, str], host: str | None = None, port: int | None = None) -> int:
+    """``groupstore serve``: serve with the settings of ``environ`` (``GROUPSTORE_*``), not
+    ``os.environ``; found through the ``groupstore.gateway`` entry point, so that the
+    library never imports the gateway. One server process: the app is built here."""
+    try:
+        settings = settings_with(environ, host, port)
+    except SettingsError as exc:
+        print(f"groupstore-gateway: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    from graphql_api.app import create_app
+
+    return run(settings, functools.partial(create_app, settings=settings))
+
+
+def settings_with(
+    environ: Mapping[str, str] | None, host: str | None, port: int | None
+) -> Settings:
+    """The settings of ``environ`` (``os.environ`` if None), ``--host``/``--port`` winning."""
+    settings = Settings.from_env(environ)
+    if host is not None:
+        settings = dataclasses.replace(settings, host=host)
+    if port is not None:
+        settings = dataclasses.replace(settings, port=port)
+    return settings
+
+
+def run(settings: Settings, app: str | Callable[[], Any]) -> int:
+    """Serve ``app`` (an app factory) with uvicorn, once the store answers."""
     configure_logging(settings)
     problem = check_store(settings)
     if problem is not None:
         print(f"groupstore-gateway: cannot start: {problem}", file=sys.stderr)
         return 1
-    # The server processes read the settings from the environment: pass the overrides on.
-    os.environ["GROUPSTORE_HOST"], os.environ["GROUPSTORE_PORT"] = settings.host, str(settings.port)
-    # The factory reads the same environment in the server process, so the
-    # import string also works with uvicorn's --workers and --reload.
-    uvicorn.run(APP_FACTORY, factory=True, **server_options(settings))
+    uvicorn.run(app, factory=True, **server_options(settings))
     return 0
 
 

@@ -32,8 +32,8 @@ from starlette.concurrency import run_in_threadpool
 
 import groupstore
 from graphql_api.context import Info
-from graphql_api.errors import BadRequest
 from graphql_api.types import (
+    MAX_PAGE_SIZE,
     ApiKey,
     PageInfo,
     User,
@@ -41,10 +41,10 @@ from graphql_api.types import (
     encode_cursor,
     field,
     mutation,
+    page_size,
 )
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
 CURSOR_PREFIX = "users:"
 T = TypeVar("T")
 
@@ -149,8 +149,7 @@ class AccountQuery:
         after: str | None = None,
     ) -> UserConnection:
         info.context.require_user()
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise BadRequest(f"first must be between 0 and {MAX_PAGE_SIZE}")
+        page_size(first)
         page = await run_in_threadpool(
             info.context.store.users.list_users_page,
             prefix=prefix,
@@ -171,14 +170,10 @@ class AccountMutation:
     async def register_user(self, info: Info, username: str, password: str) -> User:
         caller = info.context.user
         by_admin = caller is not None and caller.is_admin
-        settings = info.context.settings
-        if not settings.open_registration and not by_admin:
-            raise groupstore.UnauthorizedAccessError(
-                "registration is closed: ask an administrator for an account"
-            )
-        verify = settings.require_verification and not by_admin
-        # Self-registrations count against the per-address and total limits (an
-        # administrator's do not); past one: TOO_MANY_REQUESTS before any hashing.
+        verify = info.context.settings.require_verification and not by_admin
+        # Self-registrations (with an address) are refused when registration is closed and
+        # count against the per-address and total limits (the library's rules); an
+        # administrator's are not. Past a limit: TOO_MANY_REQUESTS before any hashing.
         address = None if by_admin else client_address(info) or "unknown"
         user = await password_work(
             info,

@@ -114,6 +114,7 @@ def create_app(
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
             policy=settings.account_policy(),
             sender=settings.token_sender(),
+            first_user_admin=settings.first_user_admin,
         )
         app.state.store = observe.store(opened)
         logger.info(

@@ -36,6 +36,7 @@ from graphql_api.limits import Limits, document_guard
 from graphql_api.settings import Settings
 from graphql_api.subscriptions import Subscription
 from graphql_api.types import (
+    MAX_PAGE_SIZE,
     SCALARS,
     Group,
     GroupConnection,
@@ -45,11 +46,11 @@ from graphql_api.types import (
     decode_cursor,
     field,
     mutation,
+    page_size,
 )
 from graphql_api.uploads import StrictUpload, store_upload
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
 
 
 @strawberry.type
@@ -94,8 +95,7 @@ class Query:
         after: str | None = None,
     ) -> GroupConnection:
         caller = info.context.caller
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise BadRequest(f"first must be between 0 and {MAX_PAGE_SIZE}")
+        page_size(first)
         if workflow_id is None and user_id is None and not all:
             user_id = strawberry.ID(caller)  # flowserv's default: the caller's groups
         page = await run_in_threadpool(

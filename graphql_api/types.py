@@ -24,6 +24,17 @@ from graphql_api.errors import BadRequest
 from graphql_api.signing import file_url, get_signer
 from groupstore import parameters_to_list
 
+MAX_PAGE_SIZE = min(100, groupstore.MAX_PAGE_SIZE)
+"""The most rows one ``first:`` asks for over GraphQL (the library allows more)."""
+
+
+def page_size(first: int) -> int:
+    """``first`` when it is 0 to MAX_PAGE_SIZE (BadRequest otherwise)."""
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise BadRequest(f"first must be between 0 and {MAX_PAGE_SIZE}")
+    return first
+
+
 Long = NewType("Long", int)
 """A 64-bit integer (file sizes may exceed GraphQL's 32-bit ``Int``)."""
 

@@ -60,14 +60,20 @@ from groupstore.passwords import Argon2Parameters
 from groupstore.repair import RepairReport, repair
 from groupstore.senders import LogSender, RecordingSender, SmtpSender, TokenMessage, TokenSender
 from groupstore.storage.changes import ChangeCursor, ChangeFeed
-from groupstore.store import GroupStore, connect
-from groupstore.users import AccountPolicy, UserManager, UserPage
+from groupstore.storage.client import MEMORY_URI
+from groupstore.store import DEFAULT_TIMEOUT, GroupStore, connect
+from groupstore.users import DEFAULT_TOKEN_TTL, AccountPolicy, UserManager, UserPage
+from groupstore.validation import MAX_PAGE_SIZE
 from groupstore.workflows import WorkflowManager
 
 __version__ = "0.2.0"  # the one place: pyproject.toml reads it (dynamic version)
 
 __all__ = [
     "ACCESS_RULES",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_TOKEN_TTL",
+    "MAX_PAGE_SIZE",
+    "MEMORY_URI",
     "AccountPolicy",
     "Actor",
     "ApiKey",

@@ -31,7 +31,7 @@ have a readable ``repr`` (flowserv's errors lose both).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 
 class GroupStoreError(Exception):
@@ -141,6 +141,17 @@ class UnauthorizedAccessError(GroupStoreError):
 
     def __init__(self, message: str = "not authorized") -> None:
         super().__init__(message)
+
+
+class _Administrators(Protocol):
+    def is_admin(self, user_id: str) -> bool: ...
+
+
+def require_admin(users: _Administrators, caller: str | None, action: str) -> None:
+    """UnauthorizedAccessError unless ``caller`` is None (the library's own trusted use)
+    or an active administrator."""
+    if caller is not None and not users.is_admin(caller):
+        raise admin_required(action)
 
 
 def admin_required(action: str) -> UnauthorizedAccessError:

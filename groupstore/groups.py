@@ -12,8 +12,8 @@ access rule itself (see ``ACCESS_RULES`` and the README):
   are listed only where the caller is a member too, unless the caller is an
   administrator.
 
-The rule is written into the write: the update's filter carries it
-(``{"_id": g, "owner_id": caller}``), and only when nothing matched does one
+The rule is written into the write: each storage write carries it in its
+filter (``owner=caller``: see ``storage.groups``), and only when nothing matched does one
 more read tell ``UNKNOWN_GROUP`` from ``FORBIDDEN``. The owner is always a
 member; removing them takes a transfer first.
 
@@ -43,8 +43,8 @@ from groupstore.errors import (
 from groupstore.model import JSON, FileHandle, Group, GroupSummary, UploadedFile
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.backend import StorageLike, storage_of
-from groupstore.storage.documents import file_from_document, member_fields, utc_now
-from groupstore.storage.groups import Access, member_condition
+from groupstore.storage.documents import file_from_document, utc_now
+from groupstore.storage.groups import Access
 from groupstore.uploads import open_source
 from groupstore.users import UserManager
 from groupstore.validation import (
@@ -52,10 +52,10 @@ from groupstore.validation import (
     validate_file_name,
     validate_identifier,
     validate_name,
+    validate_page_size,
     validate_user_ids,
 )
 
-MAX_PAGE_SIZE = 1000
 # Conditional writes tried again when a read shows they missed for no reason the caller caused.
 WRITE_ATTEMPTS = 3
 LIST_RULE = (
@@ -246,8 +246,7 @@ class WorkflowGroupManager:
         caller: str | None = None,
     ) -> GroupPage:
         """A page of ``list_groups``: up to ``first`` groups after the cursor ``after``."""
-        if not isinstance(first, int) or not 0 <= first <= MAX_PAGE_SIZE:
-            raise ConstraintViolationError(f"page size must be between 0 and {MAX_PAGE_SIZE}")
+        validate_page_size(first)
         # One extra row tells whether another page exists, in the same round trip.
         shared_with, user_known = self._shared_with(user_id, caller)
         items = list(
@@ -273,22 +272,17 @@ class WorkflowGroupManager:
         The owner must stay a member (ConstraintViolationError): hand the group
         over with ``transfer_ownership`` first.
         """
-        changes: dict[str, Any] = {}
-        if name is not None:
-            changes["name"] = validate_name(name)
+        name = None if name is None else validate_name(name)
         member_ids = None if members is None else validate_user_ids(members)
-        if not changes and member_ids is None:
-            return self._full(self.get_group(group_id, caller=caller))
-        conditions = self._owner_condition(caller)
         if member_ids is not None:
-            changes.update(member_fields(self.directory.members(member_ids)))
-            # The owner must stay a member; the filter checks it in the same write.
-            if caller is None:
-                conditions["owner_id"] = {"$in": member_ids}
-            elif caller not in member_ids:
-                conditions["owner_id"] = {"$in": []}  # matches nothing: explained below
-        changes["updated_at"] = utc_now()
-        group = self.groups.update(group_id, conditions, {"$set": changes})
+            # The owner must stay a member; the write's filter checks it.
+            group = self.groups.replace_members(
+                group_id, self.directory.members(member_ids), owner=caller, name=name
+            )
+        elif name is not None:
+            group = self.groups.rename(group_id, name, owner=caller)
+        else:
+            return self._full(self.get_group(group_id, caller=caller))
         if group is None:
             access = self._explain(group_id, caller, owner_only=True)
             if member_ids is not None and access.owner_id not in member_ids:
@@ -301,7 +295,7 @@ class WorkflowGroupManager:
 
     def delete_group(self, group_id: str, *, caller: str | None = None) -> None:
         """Delete the group and its files: the group document first, then the files."""
-        if not self.groups.delete(group_id, self._owner_condition(caller)):
+        if not self.groups.delete(group_id, owner=caller):
             self._explain(group_id, caller, owner_only=True)
             raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
         self._emit(ChangeKind.GROUP_DELETED, group_id, caller)
@@ -312,22 +306,9 @@ class WorkflowGroupManager:
     def add_member(self, group_id: str, user_id: str, *, caller: str | None = None) -> Group:
         """Add an active user to the group (the owner's call); adding a member again is a no-op."""
         (member,) = self.directory.members(validate_user_ids([user_id]))
-        entry = {"user_id": member.user_id, "username": member.username}
-        # The filter skips a member already there (no write at all); $addToSet
-        # keeps both lists free of duplicates even if it did not (FerretDB 1.x
-        # gets $ne wrong on a path into an array of documents, members.user_id,
-        # though not on the array of ids; the entries are whole: usernames
-        # never change).
-        conditions = {**self._owner_condition(caller), "member_ids": {"$ne": member.user_id}}
         for _ in range(WRITE_ATTEMPTS):
-            group = self.groups.update(
-                group_id,
-                conditions,
-                {
-                    "$addToSet": {"members": entry, "member_ids": member.user_id},
-                    "$set": {"updated_at": utc_now()},
-                },
-            )
+            # Writes nothing for a member already there (a miss, explained below).
+            group = self.groups.add_member(group_id, member, owner=caller)
             if group is not None:
                 self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=member.user_id)
                 return group
@@ -364,11 +345,7 @@ class WorkflowGroupManager:
     ) -> Group:
         """Make another member the owner (the owner's call); the old owner stays a member."""
         (user_id,) = validate_user_ids([user_id], "user")
-        group = self.groups.update(
-            group_id,
-            {**self._owner_condition(caller), **member_condition(user_id)},
-            {"$set": {"owner_id": user_id, "updated_at": utc_now()}},
-        )
+        group = self.groups.transfer(group_id, user_id, owner=caller)
         if group is not None:
             self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return group
@@ -491,10 +468,6 @@ class WorkflowGroupManager:
         """Announce a write that succeeded (after it: a refused write announces nothing)."""
         self.changes.publish(Change(kind, group_id, file_id, user_id=user_id, by=caller))
 
-    @staticmethod
-    def _owner_condition(caller: str | None) -> dict[str, Any]:
-        return {} if caller is None else {"owner_id": caller}
-
     def _require_member(self, group_id: str, caller: str | None) -> Access:
         """The group's access list: UNKNOWN_GROUP, then FORBIDDEN for a non-member caller."""
         access = self.groups.access(group_id)
@@ -522,10 +495,11 @@ class WorkflowGroupManager:
     ) -> Group:
         """Remove ``user_id`` from the members, never the owner.
 
-        One read finds the exact member entry (FerretDB ignores a conditional
-        ``$pull``) and the reason for a refusal; the write's filter then checks
-        again that the caller still owns the group (or, when leaving, that the
-        leaver does not) and that the entry is still there. A write that
+        One read finds the exact member entry (the element storage removes:
+        see ``GroupCollection.remove_member``) and the reason for a refusal; the
+        write's filter then checks again that the caller still owns the group
+        (or, when leaving, that the leaver does not) and that the entry is still
+        there. A write that
         matched nothing (``missed``) is followed by the same read: if the member
         is gone, the removal is done (this write's or another's: a miss alone
         does not say the write did nothing), else it is tried again.
@@ -546,10 +520,9 @@ class WorkflowGroupManager:
         member = next((m for m in group.members if m.user_id == user_id), None)
         if member is None:
             raise ConstraintViolationError(f"user '{user_id}' is not a member of the group")
-        owner = caller if not leaving and caller is not None else {"$ne": user_id}
-        updated = self.groups.pull_member(
-            group_id, member, {"owner_id": owner}, {"updated_at": utc_now()}
-        )
+        # The caller must still own the group; a leaver (or a trusted caller's removal)
+        # only needs the member not to be its owner.
+        updated = self.groups.remove_member(group_id, member, owner=None if leaving else caller)
         if updated is not None:
             self._emit(ChangeKind.GROUP_UPDATED, group_id, caller, user_id=user_id)
             return updated

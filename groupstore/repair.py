@@ -30,6 +30,7 @@ looks like either).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,9 +44,22 @@ from groupstore.store import GroupStore
 DEFAULT_GRACE = timedelta(hours=1)
 
 
+REPAIR_KINDS: tuple[tuple[str, str], ...] = (
+    ("orphan_groups", "{} orphan groups"),
+    ("orphan_files", "{} orphan files"),
+    ("orphan_chunk_files", "chunks of {} missing files"),
+    ("broken_files", "{} listed files with chunks missing"),
+    ("stale_locks", "{} stale leases"),
+    ("unsynced_members", "{} groups with member ids to rewrite"),
+    ("unsynced_files", "{} files to list again"),
+)
+"""What repair finds, each kind with how it is counted (``RepairReport`` has a list of ids
+for each; the CLI's output and the storage's ``Orphans`` follow this list)."""
+
+
 @dataclass(frozen=True)
 class RepairReport:
-    """What a repair found (and removed, unless it was a dry run)."""
+    """What a repair found (and removed, unless it was a dry run): a list per REPAIR_KINDS."""
 
     orphan_groups: list[str]
     orphan_files: list[str]
@@ -58,17 +72,17 @@ class RepairReport:
     unsynced_files: list[str] = field(default_factory=list)
     """Group files without the top-level ``group_id`` (unlisted; given it unless a dry run)."""
 
+    def found(self) -> dict[str, list[str]]:
+        """The ids of each kind, in REPAIR_KINDS order."""
+        return {kind: list(getattr(self, kind)) for kind, _ in REPAIR_KINDS}
+
     @property
     def total(self) -> int:
-        return (
-            len(self.orphan_groups)
-            + len(self.orphan_files)
-            + len(self.orphan_chunk_files)
-            + len(self.broken_files)
-            + len(self.stale_locks)
-            + len(self.unsynced_members)
-            + len(self.unsynced_files)
-        )
+        return sum(len(ids) for ids in self.found().values())
+
+    def summary(self) -> str:
+        """``"0 orphan groups, 1 orphan files, ..."``: each kind counted."""
+        return ", ".join(text.format(len(getattr(self, kind))) for kind, text in REPAIR_KINDS)
 
 
 def repair(
@@ -94,15 +108,12 @@ def repair(
     orphans = find_orphans(
         store.db, store.fs, grace, progress=progress, workflows_among=workflows_among
     )
-    if not dry_run:
-        remove_orphans(store.db, store.fs, orphans, progress=progress, groups=store.storage.groups)
-    return RepairReport(
-        orphan_groups=orphans.groups,
-        orphan_files=orphans.files,
-        orphan_chunk_files=orphans.chunk_files,
-        removed=not dry_run,
-        broken_files=orphans.broken_files,
-        stale_locks=orphans.stale_locks,
-        unsynced_members=orphans.unsynced_members,
-        unsynced_files=orphans.unsynced_files,
+    found = RepairReport(
+        removed=False, **{kind: getattr(orphans, kind) for kind, _ in REPAIR_KINDS}
     )
+    if progress is not None:
+        progress(f"found {found.summary()}")
+    if dry_run:
+        return found
+    remove_orphans(store.db, store.fs, orphans, progress=progress, groups=store.storage.groups)
+    return dataclasses.replace(found, removed=True)

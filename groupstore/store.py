@@ -13,14 +13,20 @@ from groupstore.groups import WorkflowGroupManager
 from groupstore.senders import TokenSender
 from groupstore.storage.backend import Storage, server_kind
 from groupstore.storage.changes import ChangeCursor, ChangeFeed, watch_changes
-from groupstore.storage.client import database_in_uri, ensure_indexes, open_client, ping
+from groupstore.storage.client import (
+    MEMORY_URI,
+    database_in_uri,
+    ensure_indexes,
+    open_client,
+    ping,
+)
 from groupstore.storage.schema import upgrade
 from groupstore.users import DEFAULT_TOKEN_TTL, AccountPolicy, UserManager
 from groupstore.workflows import WorkflowManager
 
-DEFAULT_URI = "mongomock://"
 DEFAULT_DATABASE = "groupstore"
 DEFAULT_TIMEOUT = 5.0
+"""Seconds a call waits for a database that does not answer (``connect(timeout=)``)."""
 
 
 class GroupStore:
@@ -151,7 +157,7 @@ def connect(
     if first_user_admin is None:
         flag = os.environ.get("GROUPSTORE_FIRST_USER_ADMIN", "")
         first_user_admin = flag.strip().lower() in ("1", "true", "yes", "on")
-    uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or DEFAULT_URI
+    uri = uri or os.environ.get("GROUPSTORE_MONGO_URI") or MEMORY_URI
     database = (
         database
         or database_in_uri(uri)

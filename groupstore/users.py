@@ -43,7 +43,7 @@ from groupstore.errors import (
     UnauthenticatedAccessError,
     UnauthorizedAccessError,
     UnknownUserError,
-    admin_required,
+    require_admin,
 )
 from groupstore.model import ApiKey, User
 from groupstore.passwords import (
@@ -69,6 +69,7 @@ from groupstore.validation import (
     DEFAULT_PASSWORD_MIN_LENGTH,
     validate_identifier,
     validate_name,
+    validate_page_size,
     validate_password,
 )
 
@@ -80,7 +81,7 @@ _LIMITS = (
     "login_failures_per_user", "login_failures_per_address", "reset_requests_per_user",
     "reset_requests_per_address", "registrations_per_address", "registrations_total",
 )  # fmt: skip
-MAX_PAGE_SIZE = 1000
+CLOSED_REGISTRATION = "registration is closed: ask an administrator for an account"
 INVALID_TOKEN = "the token is invalid, already used or expired"
 
 
@@ -108,6 +109,9 @@ class AccountPolicy:
     registration_window: timedelta = timedelta(minutes=1)
     activation_token_ttl: timedelta = timedelta(days=2)
     reset_token_ttl: timedelta = timedelta(hours=1)
+    open_registration: bool = True
+    """Anyone may register (``register_user`` with ``client_address``); else only the
+    trusted callers that pass none (administrators, the CLI)."""
 
     def __post_init__(self) -> None:
         if self.password_min_length < 1:
@@ -188,7 +192,8 @@ class UserManager:
     ) -> User:
         """A new user, active unless ``verify``; DuplicateUserError if the name is taken.
 
-        With ``client_address`` (a self-registration from outside) the call
+        With ``client_address`` (a self-registration from outside) the call is
+        refused (UnauthorizedAccessError) unless ``policy.open_registration``, and
         counts against ``registrations_per_address`` and ``registrations_total``
         in ``registration_window``; past either it raises TooManyRequestsError
         before hashing anything. Without it the caller is trusted (no limit).
@@ -199,6 +204,8 @@ class UserManager:
         ``ALICE`` and its full-width form are one account); the name is stored as given, in NFC,
         less surrounding whitespace. Passwords are used exactly as given.
         """
+        if client_address is not None and not self.policy.open_registration:
+            raise UnauthorizedAccessError(CLOSED_REGISTRATION)
         username = validate_name(username, "user name")
         validate_password(password, self.policy.password_min_length)
         if client_address is not None:
@@ -247,7 +254,7 @@ class UserManager:
 
     def activate_user(self, user_id: str, caller: str | None = None) -> User:
         """Activate a user by id: a trusted call, or an administrator's (``caller``)."""
-        self._require_admin(caller, "activate users")
+        require_admin(self.users, caller, "activate users")
         user = self.users.activate(user_id)
         if user is None:
             raise UnknownUserError(user_id)
@@ -268,7 +275,7 @@ class UserManager:
 
     def deactivate_user(self, user_id: str, caller: str | None = None) -> User:
         """Deactivate a user and end every session and pending token of theirs."""
-        self._require_admin(caller, "deactivate users")
+        require_admin(self.users, caller, "deactivate users")
         user = self.users.set_active(user_id, False)
         if user is None:
             raise UnknownUserError(user_id)
@@ -279,7 +286,7 @@ class UserManager:
 
     def promote_user(self, user_id: str, caller: str | None = None) -> User:
         """Make a user an administrator (their current sessions included)."""
-        self._require_admin(caller, "promote users")
+        require_admin(self.users, caller, "promote users")
         self.get_user(user_id)
         self.users.promote([user_id])
         return self.get_user(user_id)
@@ -383,8 +390,7 @@ class UserManager:
     ) -> UserPage:
         """A page of ``list_users``: up to ``first`` users after the cursor ``after`` (one
         round trip). Cursors are stable when users register meanwhile."""
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise ConstraintViolationError(f"page size must be between 0 and {MAX_PAGE_SIZE}")
+        validate_page_size(first)
         if after is not None and not isinstance(after, str):
             raise ConstraintViolationError("the cursor must be a string")
         # One extra row tells whether another page exists, in the same round trip.
@@ -476,10 +482,6 @@ class UserManager:
         return self.users.is_admin(user_id)
 
     # Internals
-
-    def _require_admin(self, caller: str | None, action: str) -> None:
-        if caller is not None and not self.users.is_admin(caller):
-            raise admin_required(action)
 
     def _sessions_ended(self, user_id: str, by: str | None) -> None:
         """Announce that API keys of ``user_id`` ended (their sockets close)."""

@@ -30,6 +30,17 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _ALLOWED_FORMAT = frozenset({"\u200c", "\u200d"})  # zero-width non-joiner, joiner
 
 
+MAX_PAGE_SIZE = 1000
+"""The most rows one page of ``list_groups_page`` / ``list_users_page`` returns."""
+
+
+def validate_page_size(first: object) -> int:
+    """``first`` when it is a page size from 0 to MAX_PAGE_SIZE (ConstraintViolationError)."""
+    if not isinstance(first, int) or not 0 <= first <= MAX_PAGE_SIZE:
+        raise ConstraintViolationError(f"page size must be between 0 and {MAX_PAGE_SIZE}")
+    return first
+
+
 def _refused_character(text: str) -> str | None:
     for char in text:
         if unicodedata.category(char) in _REFUSED_CATEGORIES and char not in _ALLOWED_FORMAT:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from groupstore.changes import Change, ChangeKind, Publisher
-from groupstore.errors import UnknownWorkflowError, admin_required
+from groupstore.errors import UnknownWorkflowError, require_admin
 from groupstore.model import JSON, Workflow
 from groupstore.parameters import parameters_from_input
 from groupstore.storage.backend import StorageLike, storage_of
@@ -48,7 +48,7 @@ class WorkflowManager:
         group of the workflow takes when its creator gives none. With
         ``caller``, only administrators may create one (UnauthorizedAccessError).
         """
-        self._require_admin(caller, "create workflows")
+        require_admin(self.users, caller, "create workflows")
         workflow = Workflow(
             workflow_id=validate_identifier(identifier) or uuid.uuid4().hex,
             name=validate_name(name),
@@ -85,7 +85,7 @@ class WorkflowManager:
         group documents, then the bytes: a crash part-way leaves groups of a
         missing workflow or unreferenced GridFS files, which ``repair`` removes.
         """
-        self._require_admin(caller, "delete workflows")
+        require_admin(self.users, caller, "delete workflows")
         if not self.workflows.delete(workflow_id):
             raise UnknownWorkflowError(workflow_id)
         group_ids = self.groups.ids_for_workflow(workflow_id)
@@ -97,7 +97,3 @@ class WorkflowManager:
         )
         if group_ids:
             self.fs.delete(self.fs.ids_for_groups(group_ids))
-
-    def _require_admin(self, caller: str | None, action: str) -> None:
-        if caller is not None and not self.users.is_admin(caller):
-            raise admin_required(action)

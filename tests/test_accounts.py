@@ -453,6 +453,16 @@ def test_registration_without_an_address_is_a_trusted_call_and_not_limited(
         store.users.register_user("refused", PASSWORD, client_address="10.0.0.2")
 
 
+def test_closed_registration_refuses_self_registration_but_not_a_trusted_call(
+    store_factory: Any,
+) -> None:
+    store = store_factory(policy=AccountPolicy(open_registration=False))
+
+    with pytest.raises(groupstore.UnauthorizedAccessError, match="registration is closed"):
+        store.users.register_user("stranger", PASSWORD, client_address="10.0.0.1")
+    assert store.users.register_user("invited", PASSWORD).username == "invited"
+
+
 # Changing a password, deactivating
 
 

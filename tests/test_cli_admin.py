@@ -13,6 +13,7 @@ import uvicorn
 from click.testing import CliRunner
 
 import groupstore
+from graphql_api.settings import Settings
 from groupstore import GroupStore
 from groupstore.cli import CliState, cli, main
 from tests.backend import MONGO_URI
@@ -34,7 +35,7 @@ def group(store, workflow, alice):
 
 @pytest.fixture
 def no_store_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No store named; what ``serve`` puts in the environment is undone after the test."""
+    """No store named in the environment (restored after the test)."""
     for name in ("MONGO_URI", "DATABASE", "FIRST_USER_ADMIN", "SIGNING_SECRET"):
         monkeypatch.setenv(f"GROUPSTORE_{name}", "")  # so that delenv restores "unset"
         monkeypatch.delenv(f"GROUPSTORE_{name}")
@@ -187,6 +188,28 @@ def test_completion_prints_a_script_for_the_shell(shell):
     assert result.exit_code == 0 and "_GROUPSTORE_COMPLETE" in result.stdout
 
 
+def test_the_gateway_is_found_through_its_entry_point(monkeypatch):
+    from groupstore.cli import admin
+
+    class Point:
+        def load(self) -> Any:
+            return lambda: "from the entry point"
+
+    def points(group: str, name: str) -> list[Point]:
+        return [Point()] if (group, name) == ("groupstore.gateway", "schema") else []
+
+    monkeypatch.setattr(admin, "entry_points", points)
+    assert CliRunner().invoke(cli, ["schema"]).stdout == "from the entry point\n"
+
+
+def test_without_the_entry_point_the_gateway_module_is_imported_by_name(monkeypatch):
+    from graphql_api.__main__ import serve
+    from groupstore.cli import admin
+
+    monkeypatch.setattr(admin, "entry_points", lambda group, name: [])  # an older install
+    assert admin.gateway("serve") is serve
+
+
 def test_completion_completes_subcommands(monkeypatch):
     monkeypatch.setenv("_GROUPSTORE_COMPLETE", "bash_complete")
     monkeypatch.setenv("COMP_WORDS", "groupstore wor")
@@ -198,21 +221,40 @@ def test_completion_completes_subcommands(monkeypatch):
 
 
 def test_serve_passes_host_port_and_store_to_the_gateway(monkeypatch, no_store_env):
-    calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
     monkeypatch.setenv("GROUPSTORE_HOST", "127.0.0.1")  # undone by monkeypatch after the test
     monkeypatch.setenv("GROUPSTORE_PORT", "8000")
 
     result = CliRunner().invoke(
         cli,
-        ["serve", "--host", "0.0.0.0", "--port", "9321", "--uri", "mongomock://"],
+        [
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "9321",
+            "--uri",
+            "mongomock://",
+            "--database",
+            "d1",
+        ],
         obj=CliState(),
     )
 
     assert result.exit_code == 0, result.output
-    [options] = calls
+    [(app, options)] = calls
     assert (options["host"], options["port"]) == ("0.0.0.0", 9321)
-    assert os.environ["GROUPSTORE_MONGO_URI"] == "mongomock://"  # restored by no_store_env
+    settings = served_settings(app)
+    assert (settings.mongo_uri, settings.database) == ("mongomock://", "d1")
+    assert "GROUPSTORE_MONGO_URI" not in os.environ  # passed as an argument, not written
+
+
+def served_settings(app: Any) -> Settings:
+    """The settings the gateway's app factory was given (``functools.partial``)."""
+    settings = app.keywords["settings"]
+    assert isinstance(settings, Settings)
+    return settings
 
 
 def test_debug_shows_the_real_exception(no_store_env):
@@ -264,11 +306,13 @@ def test_serve_without_a_store_and_without_ferretdb_asks_for_uri_or_memory(
 
 
 def test_serve_memory_serves_the_in_memory_store(monkeypatch, no_store_env):
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    apps: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: apps.append(app))
     result = CliRunner().invoke(cli, ["serve", "--memory"], obj=CliState())
 
     assert result.exit_code == 0, result.output
-    assert os.environ["GROUPSTORE_MONGO_URI"] == "mongomock://"  # restored by no_store_env
+    [app] = apps
+    assert served_settings(app).mongo_uri == "mongomock://"
 
 
 def test_register_without_a_store_says_so_before_asking_for_a_password(no_store_env, capsys):
@@ -291,7 +335,7 @@ class FakeLocalServer:
         pass
 
 
-@pytest.mark.parametrize(("host", "first_user_admin"), [(None, "true"), ("0.0.0.0", None)])
+@pytest.mark.parametrize(("host", "first_user_admin"), [(None, True), ("0.0.0.0", False)])
 def test_serve_makes_the_first_user_an_administrator_of_the_local_store_on_loopback_only(
     monkeypatch, no_store_env, tmp_path, host, first_user_admin
 ):
@@ -301,12 +345,12 @@ def test_serve_makes_the_first_user_an_administrator_of_the_local_store_on_loopb
     monkeypatch.setenv("GROUPSTORE_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(local, "LocalServer", FakeLocalServer)
     monkeypatch.setattr(signal, "signal", lambda *args: None)  # pytest keeps its handlers
-    seen: list[tuple[str | None, str | None]] = []
+    seen: list[tuple[bool, str | None]] = []
     monkeypatch.setattr(
         uvicorn,
         "run",
         lambda app, **kw: seen.append(
-            (os.environ.get("GROUPSTORE_FIRST_USER_ADMIN"), os.environ["GROUPSTORE_SIGNING_SECRET"])
+            (served_settings(app).first_user_admin, served_settings(app).signing_secret)
         ),
     )
 
@@ -315,6 +359,6 @@ def test_serve_makes_the_first_user_an_administrator_of_the_local_store_on_loopb
 
     assert result.exit_code == 0, result.output
     [(flag, secret)] = seen
-    assert flag == first_user_admin
+    assert flag is first_user_admin
     assert secret == (tmp_path / "signing-secret").read_text().strip()  # kept for restarts
     assert (tmp_path / "signing-secret").stat().st_mode & 0o777 == 0o600

@@ -66,6 +66,9 @@ def test_the_wheel_has_the_license_types_and_assets(dist: Path):
     with zipfile.ZipFile(only(dist, "groupstore-*.whl")) as wheel:
         names = set(wheel.namelist())
         metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+        entry_points = wheel.read(
+            next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        ).decode()
 
     assert {"groupstore/py.typed", "graphql_api/py.typed"} <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
@@ -73,6 +76,10 @@ def test_the_wheel_has_the_license_types_and_assets(dist: Path):
     assert f"Version: {groupstore.__version__}" in metadata
     assert any(n.startswith("graphql_api/static/") for n in names)
     assert not any(n.startswith("tests/") for n in names)
+    # `groupstore serve` / `schema` find the gateway through these (never an import).
+    assert "[groupstore.gateway]" in entry_points
+    assert "serve = graphql_api.__main__:serve" in entry_points
+    assert "schema = graphql_api.__main__:schema_sdl" in entry_points
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,12 @@ def test_all_lists_exactly_the_public_names():
                "flowserv_import"}  # fmt: skip
     public.add("repair")  # the function shadows the module of the same name
     assert set(groupstore.__all__) - {"__version__"} == public
-    assert groupstore.__all__ == sorted(groupstore.__all__, key=str)
+    # ruff's order (RUF022): CONSTANTS, then Classes, then functions, each alphabetical
+    kind = {True: 0, False: 1}
+    order = sorted(
+        groupstore.__all__, key=lambda n: (2 if n[0].islower() else kind[n.isupper()], n)
+    )
+    assert groupstore.__all__ == order
 
 
 def test_contract_names_are_exported():
@@ -77,15 +83,44 @@ def _imports(path: Path) -> set[str]:
 
 
 DRIVER = {"pymongo", "bson", "gridfs", "mongomock"}
+ABOVE_STORAGE = [p for p in (ROOT / "groupstore").rglob("*.py") if "storage" not in p.parts]
+# "$set", "$in", "$ne": an operator (or a "$field" path) on its own; "$argon2id$v=19$..." is not.
+OPERATOR = re.compile(r"\$[a-z][A-Za-z]*")
 
 
-@pytest.mark.parametrize(
-    "path",
-    [p for p in (ROOT / "groupstore").rglob("*.py") if "storage" not in p.parts],
-    ids=lambda p: str(p.relative_to(ROOT)),
-)
+def _operators(path: Path) -> list[str]:
+    """The MongoDB operators a module spells: a string that is one, or a key starting with $."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        keys: list[ast.expr | None] = []
+        if isinstance(node, ast.Dict):
+            keys = list(node.keys)
+        elif isinstance(node, ast.Subscript):
+            keys = [node.slice]
+        for key in keys:
+            if isinstance(key, ast.Constant) and str(key.value).startswith("$"):
+                found.append(f"{key.value!s} (line {key.lineno})")
+        if isinstance(node, ast.Constant) and OPERATOR.fullmatch(str(node.value)):
+            found.append(f"{node.value!s} (line {node.lineno})")
+    return sorted(set(found))
+
+
+@pytest.mark.parametrize("path", ABOVE_STORAGE, ids=lambda p: str(p.relative_to(ROOT)))
 def test_only_the_storage_package_imports_the_driver(path):
     assert not _imports(path) & DRIVER
+
+
+@pytest.mark.parametrize("path", ABOVE_STORAGE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_storage_package_speaks_mongodb(path):
+    """Managers say what a write means (``groups.rename(g, name, owner=u)``); the filter and
+    update that carry it, and their FerretDB quirks, live in ``groupstore/storage/``."""
+    assert _operators(path) == []
+
+
+def test_the_operator_check_finds_operators(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('q = {"owner_id": {"$ne": u}}\nd["$set"] = 1\nop = "$in"\nh = "$argon2id$"\n')
+    assert _operators(module) == ["$in (line 3)", "$ne (line 1)", "$set (line 2)"]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ import pytest
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from groupstore import UnknownFileError, repair
+from groupstore import RepairReport, UnknownFileError, repair
 from groupstore.storage.documents import utc_now
 
 NOW = timedelta(0)
@@ -211,3 +212,17 @@ def test_claiming_an_id_that_has_a_file_leaves_the_file(store, group):
     assert store.fs.claim(["free"]) == ["free"]  # claimed already: still claimed
     with store.groups.get_uploaded_file(group.group_id, kept.file_id).open() as stream:
         assert stream.read() == b"keep"
+
+
+def test_the_repair_kinds_are_listed_once():
+    """RepairReport, the storage's Orphans and the CLI's output follow REPAIR_KINDS."""
+    from groupstore.repair import REPAIR_KINDS
+    from groupstore.storage.repair import Orphans
+
+    kinds = [kind for kind, _ in REPAIR_KINDS]
+    report_lists = [f.name for f in dataclasses.fields(RepairReport) if f.name != "removed"]
+    assert sorted(report_lists) == sorted(kinds)
+    assert [f.name for f in dataclasses.fields(Orphans)] == kinds
+    report = RepairReport([], ["f"], [], removed=False)
+    assert report.total == 1 and list(report.found()) == kinds
+    assert report.summary().startswith("0 orphan groups, 1 orphan files, ")

@@ -29,18 +29,18 @@ def stored_lists(store, group_id):
 
 
 def miss_first(store, times: int = 1):
-    """The group writes answer "matched nothing", without writing, ``times`` times."""
+    """Adding a member answers "matched nothing", without writing, ``times`` times."""
     groups = store.groups.groups
-    real = groups.update
+    real = groups.add_member
     missed: list[str] = []
 
-    def update(group_id, conditions, change):
+    def add_member(group_id, member, *, owner=None):
         if len(missed) < times:
             missed.append(group_id)
             return None
-        return real(group_id, conditions, change)
+        return real(group_id, member, owner=owner)
 
-    groups.update = update
+    groups.add_member = add_member
     return missed
 
 
@@ -88,15 +88,15 @@ def test_adding_a_member_again_still_writes_nothing(store, group, alice, bob):
 def pull_applied_but_missed(store):
     """The first member removal is applied, but answers "matched nothing"."""
     groups = store.groups.groups
-    real = groups.pull_member
+    real = groups.remove_member
     calls = []
 
-    def pull_member(group_id, member, conditions, changes):
-        result = real(group_id, member, conditions, changes)
+    def remove_member(group_id, member, *, owner=None):
+        result = real(group_id, member, owner=owner)
         calls.append(result)
         return None if len(calls) == 1 else result
 
-    groups.pull_member = pull_member
+    groups.remove_member = remove_member
     return calls
 
 

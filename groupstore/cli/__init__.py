@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import click
 
-from groupstore import __version__
+from groupstore import DEFAULT_TIMEOUT, __version__
 from groupstore.cli._base import CliState, CommandError, ErrorsAsOneLine, configure_logging
 from groupstore.cli.admin import completion, repair, schema, serve
 from groupstore.cli.backup import backup, restore
@@ -49,7 +49,7 @@ __all__ = ["CliState", "cli", "main"]
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
-    default=5.0,
+    default=DEFAULT_TIMEOUT,
     show_default=True,
     help="Seconds to wait for the server before giving up.",
 )

@@ -23,7 +23,7 @@ import click
 import groupstore
 from groupstore import GroupStore, GroupStoreError, local
 
-MONGOMOCK = "mongomock://"
+MONGOMOCK = groupstore.MEMORY_URI
 NO_STORE = (
     "no store given: start the local store with scripts/serve (or groupstore serve), "
     "or pass --uri mongodb://HOST/DB or set GROUPSTORE_MONGO_URI"
@@ -39,7 +39,7 @@ class CliState:
     database: str | None = None
     quiet: bool = False
     debug: bool = False
-    timeout: float = 5.0
+    timeout: float = groupstore.DEFAULT_TIMEOUT
     store: GroupStore | None = None
     """An open store to use instead of connecting (tests); never closed here."""
 

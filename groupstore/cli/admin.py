@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
+from collections.abc import Callable
 from datetime import timedelta
+from importlib.metadata import entry_points
+from typing import Any
 
 import click
 
@@ -66,39 +70,34 @@ def repair(state: CliState, apply: bool, grace_minutes: float, as_json: bool) ->
             store, grace=timedelta(minutes=grace_minutes), dry_run=not apply, progress=progress
         )
     if as_json:
-        print_json(
-            {
-                "removed": report.removed,
-                "orphan_groups": report.orphan_groups,
-                "orphan_files": report.orphan_files,
-                "orphan_chunk_files": report.orphan_chunk_files,
-                "broken_files": report.broken_files,
-                "stale_locks": report.stale_locks,
-                "unsynced_members": report.unsynced_members,
-                "unsynced_files": report.unsynced_files,
-            }
-        )
+        print_json({"removed": report.removed, **report.found()})
         return
-    verb = "removed" if apply else "would remove"
-    click.echo(
-        f"{verb} {len(report.orphan_groups)} orphan groups, {len(report.orphan_files)} "
-        f"orphan files, chunks of {len(report.orphan_chunk_files)} missing files, "
-        f"{len(report.broken_files)} listed files with chunks missing, "
-        f"{len(report.stale_locks)} stale leases, "
-        f"{len(report.unsynced_members)} groups with member ids to rewrite, "
-        f"{len(report.unsynced_files)} files to list again"
-    )
+    click.echo(f"{'removed' if apply else 'would remove'} {report.summary()}")
     if not apply and report.total:
         state.note("dry run: nothing removed (run again with --apply to remove them)")
+
+
+GATEWAY_ENTRY_POINTS = "groupstore.gateway"
+GATEWAY_MODULE = "graphql_api.__main__"  # where the entry points lead; the fallback
+GATEWAY_FALLBACK = {"serve": "serve", "schema": "schema_sdl"}
+
+
+def gateway(name: str) -> Callable[..., Any]:
+    """The gateway's ``serve`` or ``schema``, found through the ``groupstore.gateway`` entry
+    points (the gateway depends on the library, never the other way round)."""
+    for point in entry_points(group=GATEWAY_ENTRY_POINTS, name=name):
+        found: Callable[..., Any] = point.load()
+        return found
+    # An install made before the entry points existed (editable): the module by name.
+    module = importlib.import_module(GATEWAY_MODULE)
+    found = getattr(module, GATEWAY_FALLBACK[name])
+    return found
 
 
 @click.command()
 def schema() -> None:
     """Print the gateway's GraphQL schema (SDL)."""
-    # The CLI is the one place in groupstore that starts the gateway: imported lazily.
-    from graphql_api.schema import build_schema
-
-    click.echo(str(build_schema()))
+    click.echo(gateway("schema")())
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -126,25 +125,24 @@ def serve(state: CliState, host: str | None, port: int | None, memory: bool) -> 
     local store: a FerretDB on SQLite in GROUPSTORE_DATA_DIR, started and
     stopped with the gateway.
     """
-    from graphql_api.__main__ import main as gateway_main
-
-    argv = [*(["--host", host] if host else []), *(["--port", str(port)] if port else [])]
-    # The gateway reads its settings from the environment (in each server process).
+    serve_gateway = gateway("serve")
+    # The gateway's settings, passed to it: the environment with what the options name.
+    environ = dict(os.environ)
     if state.database:
-        os.environ["GROUPSTORE_DATABASE"] = state.database
+        environ["GROUPSTORE_DATABASE"] = state.database
     if memory or state.uri:
-        os.environ["GROUPSTORE_MONGO_URI"] = MONGOMOCK if memory else str(state.uri)
-        raise SystemExit(gateway_main(argv))
+        environ["GROUPSTORE_MONGO_URI"] = MONGOMOCK if memory else str(state.uri)
+        raise SystemExit(serve_gateway(environ, host=host, port=port))
     binary = local.ferretdb_binary()
     if binary is None:
         raise UsageProblem(NO_FERRETDB, "NO_STORE")
     directory = local.data_dir()
     # Signed links made before a restart stay valid: the key lives in the data directory.
-    os.environ.setdefault("GROUPSTORE_SIGNING_SECRET", local.signing_secret(directory))
+    environ.setdefault("GROUPSTORE_SIGNING_SECRET", local.signing_secret(directory))
     # Its first user administers it, when only this machine can reach it (a stranger on
     # the network must not be first); GROUPSTORE_ADMINS and `users promote` make more.
-    if (host or os.environ.get("GROUPSTORE_HOST") or "127.0.0.1") in LOOPBACK:
-        os.environ.setdefault("GROUPSTORE_FIRST_USER_ADMIN", "true")
+    if (host or environ.get("GROUPSTORE_HOST") or "127.0.0.1") in LOOPBACK:
+        environ.setdefault("GROUPSTORE_FIRST_USER_ADMIN", "true")
     # uvicorn re-raises the SIGTERM it caught once it has shut down: make that an exit
     # that stops the local FerretDB too (Ctrl-C arrives as KeyboardInterrupt already).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -152,8 +150,8 @@ def serve(state: CliState, host: str | None, port: int | None, memory: bool) -> 
     uri = server.start()
     try:
         state.note(f"groupstore: the local store: {directory} (FerretDB on SQLite, {uri})")
-        os.environ["GROUPSTORE_MONGO_URI"] = uri
-        status = gateway_main(argv)
+        environ["GROUPSTORE_MONGO_URI"] = uri
+        status = serve_gateway(environ, host=host, port=port)
     finally:
         server.stop()
     raise SystemExit(status)

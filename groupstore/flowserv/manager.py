@@ -268,7 +268,7 @@ class WorkflowGroupManager:
             self.session.delete(anchor)
             self.session.flush()
         try:
-            if not storage.groups.delete(group_id, {}):
+            if not storage.groups.delete(group_id):
                 raise UnknownWorkflowGroupError(group_id)  # deleted meanwhile
         except BaseException:
             self.session.rollback()

@@ -27,7 +27,8 @@ from groupstore.errors import ConstraintViolationError
 from groupstore.storage.errors import translated
 from groupstore.storage.memory import MongomockClient
 
-MONGOMOCK_SCHEME = "mongomock://"
+MEMORY_URI = "mongomock://"
+"""The URI of the in-memory store (mongomock): data lives in this process only."""
 log = logging.getLogger("groupstore")
 
 
@@ -57,7 +58,7 @@ def open_client(uri: str, timeout: float, client_options: Mapping[str, Any]) -> 
     with the heartbeat and the connect timeout at half of ``timeout``, about
     2.5 x ``timeout`` (measured: at most 4.5 s for 2 s).
     """
-    if uri.startswith(MONGOMOCK_SCHEME):
+    if uri.startswith(MEMORY_URI):
         _enable_mongomock_gridfs()
         return MongomockClient()
     given = _uri_options(uri)

@@ -28,7 +28,13 @@ from pymongo.database import Database
 
 from groupstore.errors import ConstraintViolationError, GroupStoreError, StoreUnavailableError
 from groupstore.model import Group, Member
-from groupstore.storage.documents import group_from_document, group_to_document, new_seq
+from groupstore.storage.documents import (
+    group_from_document,
+    group_to_document,
+    member_fields,
+    new_seq,
+    utc_now,
+)
 from groupstore.storage.errors import insert_unique, translated
 from groupstore.storage.files import GridFSStore
 from groupstore.storage.locks import GroupLocks
@@ -119,37 +125,111 @@ class GroupCollection:
             for doc in cursor.batch_size(BATCH_SIZE):
                 yield str(doc["seq"]), self._group(doc)
 
-    def update(
-        self, group_id: str, conditions: dict[str, Any], update: dict[str, Any]
-    ) -> Group | None:
-        """Apply ``update`` if the group matches ``conditions``; the new group, or None.
+    def rename(self, group_id: str, name: str, *, owner: str | None = None) -> Group | None:
+        """Rename the group (if ``owner`` owns it); the new group, or None if nothing matched.
 
-        A rename to a name the workflow already has raises ConstraintViolationError.
+        A name the workflow already has raises ConstraintViolationError (the unique index).
+        """
+        return self._update(group_id, owner_condition(owner), {"$set": {"name": name}}, name)
+
+    def replace_members(
+        self,
+        group_id: str,
+        members: list[Member],
+        *,
+        owner: str | None = None,
+        name: str | None = None,
+    ) -> Group | None:
+        """Make ``members`` the group's exact member list (and rename it, in the same write,
+        if ``name`` is given); None if nothing matched.
+
+        The owner must stay a member: the filter checks it in the same write, so
+        a list without the owner (or without ``owner``, the caller who must own
+        the group) matches nothing and the caller explains the miss with a read.
+        """
+        ids = [member.user_id for member in members]
+        conditions: dict[str, Any]
+        if owner is None:
+            conditions = {"owner_id": {"$in": ids}}
+        elif owner in ids:
+            conditions = owner_condition(owner)
+        else:
+            conditions = {"owner_id": {"$in": []}}  # matches nothing: the caller explains it
+        changes: dict[str, Any] = {} if name is None else {"name": name}
+        changes.update(member_fields(members))
+        return self._update(group_id, conditions, {"$set": changes}, name)
+
+    def add_member(
+        self, group_id: str, member: Member, *, owner: str | None = None
+    ) -> Group | None:
+        """Add ``member`` (if ``owner`` owns the group); the new group, or None.
+
+        None also when ``member_ids`` already holds the user: a miss alone does
+        not say which (the caller reads the group to tell).
+        """
+        entry = {"user_id": member.user_id, "username": member.username}
+        # The filter skips a member already there (no write at all); $addToSet
+        # keeps both lists free of duplicates even if it did not (FerretDB 1.x
+        # gets $ne wrong on a path into an array of documents, members.user_id,
+        # though not on the array of ids; the entries are whole: usernames
+        # never change).
+        conditions = {**owner_condition(owner), "member_ids": {"$ne": member.user_id}}
+        return self._update(
+            group_id,
+            conditions,
+            {"$addToSet": {"members": entry, "member_ids": member.user_id}},
+        )
+
+    def remove_member(
+        self, group_id: str, member: Member, *, owner: str | None = None
+    ) -> Group | None:
+        """Remove one member (the exact stored element), never the owner; the new group, or None.
+
+        With ``owner``, the group must be theirs (the caller has checked that
+        ``member`` is not them); without, its owner must not be ``member``.
+        """
+        # $pull by the exact stored element rather than by a condition
+        # ({"user_id": ...}): both are correct on MongoDB, but FerretDB
+        # silently ignores a conditional $pull while reporting a match.
+        element = {"user_id": member.user_id, "username": member.username}
+        kept_owner: Any = owner if owner is not None else {"$ne": member.user_id}
+        return self._update(
+            group_id,
+            {"owner_id": kept_owner, **member_condition(member.user_id)},
+            {"$pull": {"members": element, "member_ids": member.user_id}},
+        )
+
+    def transfer(self, group_id: str, new_owner: str, *, owner: str | None = None) -> Group | None:
+        """Make the member ``new_owner`` the owner (if ``owner`` owns the group); the new
+        group, or None (not a member, not the owner's group, or no group)."""
+        return self._update(
+            group_id,
+            {**owner_condition(owner), **member_condition(new_owner)},
+            {"$set": {"owner_id": new_owner}},
+        )
+
+    def _update(
+        self,
+        group_id: str,
+        conditions: dict[str, Any],
+        update: dict[str, Any],
+        name: str | None = None,
+    ) -> Group | None:
+        """Apply ``update`` and stamp ``updated_at`` if the group matches ``conditions``,
+        under the group's lease; the new group, or None.
+
+        ``name``: the name being written, for the error if the workflow already has it.
         """
 
         def duplicate(index: str | None) -> GroupStoreError:
-            name = update.get("$set", {}).get("name")
             return ConstraintViolationError(f"group '{name}' exists")
 
+        update = {**update, "$set": {**update.get("$set", {}), "updated_at": utc_now()}}
         with self.locks.hold(group_id), translated(on_duplicate=duplicate):
             doc = self.collection.find_one_and_update(
                 {"_id": group_id, **conditions}, update, return_document=ReturnDocument.AFTER
             )
         return None if doc is None else self._group(doc)
-
-    def pull_member(
-        self, group_id: str, member: Member, conditions: dict[str, Any], changes: dict[str, Any]
-    ) -> Group | None:
-        """Remove one member (the exact stored element); the new group, or None."""
-        # $pull by the exact stored element rather than by a condition
-        # ({"user_id": ...}): both are correct on MongoDB, but FerretDB
-        # silently ignores a conditional $pull while reporting a match.
-        element = {"user_id": member.user_id, "username": member.username}
-        return self.update(
-            group_id,
-            {**conditions, **member_condition(member.user_id)},
-            {"$pull": {"members": element, "member_ids": member.user_id}, "$set": changes},
-        )
 
     def sync_member_ids(self, group_id: str, attempts: int = 3) -> bool:
         """Rewrite ``member_ids`` from ``members`` if they differ; True if it was rewritten.
@@ -185,10 +265,10 @@ class GroupCollection:
             docs = self.collection.find({"member_ids": {"$exists": False}}, {"_id": 1}).limit(limit)
             return [doc["_id"] for doc in docs]
 
-    def delete(self, group_id: str, conditions: dict[str, Any]) -> bool:
-        """Remove the group document if it matches ``conditions``."""
+    def delete(self, group_id: str, *, owner: str | None = None) -> bool:
+        """Remove the group document (if ``owner`` owns it); False if nothing matched."""
         with translated():
-            result = self.collection.delete_one({"_id": group_id, **conditions})
+            result = self.collection.delete_one({"_id": group_id, **owner_condition(owner)})
         return result.deleted_count == 1
 
     def ids_for_workflow(self, workflow_id: str) -> list[str]:
@@ -204,6 +284,11 @@ class GroupCollection:
 def ids_of_members(doc: dict[str, Any]) -> list[str]:
     """The ids of a group document's ``members``: what its ``member_ids`` must equal."""
     return [entry["user_id"] for entry in doc.get("members", [])]
+
+
+def owner_condition(owner: str | None) -> dict[str, Any]:
+    """The filter "``owner`` owns the group"; no condition for None (a trusted caller)."""
+    return {} if owner is None else {"owner_id": owner}
 
 
 def member_condition(user_id: str) -> dict[str, Any]:

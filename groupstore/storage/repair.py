@@ -22,9 +22,11 @@ CLAIM_AGE = timedelta(days=1)
 
 @dataclass
 class Orphans:
-    groups: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    chunk_files: list[str] = field(default_factory=list)
+    """What ``find_orphans`` found: one list per kind of ``groupstore.repair.REPAIR_KINDS``."""
+
+    orphan_groups: list[str] = field(default_factory=list)
+    orphan_files: list[str] = field(default_factory=list)
+    orphan_chunk_files: list[str] = field(default_factory=list)
     broken_files: list[str] = field(default_factory=list)
     stale_locks: list[str] = field(default_factory=list)
     unsynced_members: list[str] = field(default_factory=list)
@@ -63,7 +65,7 @@ def find_orphans(
         missing = [wid for wid in workflow_ids if wid not in existing]
         if missing:
             query = {"workflow_id": {"$in": missing}, "created_at": {"$lte": cutoff}}
-            orphans.groups = [doc["_id"] for doc in db.groups.find(query, {"_id": 1})]
+            orphans.orphan_groups = [doc["_id"] for doc in db.groups.find(query, {"_id": 1})]
 
         say("checking GridFS files against groups, and their chunks")
         checked = 0
@@ -86,17 +88,17 @@ def find_orphans(
                 old = as_utc(doc["uploadDate"]) <= cutoff
                 if is_claim(doc):
                     if as_utc(doc["uploadDate"]) <= claims_cutoff:
-                        orphans.files.append(doc["_id"])  # no late upload can land any more
+                        orphans.orphan_files.append(doc["_id"])  # no late upload can land any more
                 elif group_id in existing_groups:
                     listed.append(doc)
                     if old and doc.get("group_id") != group_id:  # written by an earlier build
                         orphans.unsynced_files.append(doc["_id"])
                 elif old:
-                    orphans.files.append(doc["_id"])
+                    orphans.orphan_files.append(doc["_id"])
             orphans.broken_files.extend(_missing_bytes(fs, listed))
             checked += len(batch)
             say(
-                f"checked {checked} GridFS files: {len(orphans.files)} of no group, "
+                f"checked {checked} GridFS files: {len(orphans.orphan_files)} of no group, "
                 f"{len(orphans.broken_files)} with bytes missing"
             )
 
@@ -119,7 +121,9 @@ def find_orphans(
                 {"files_id": {"$in": unknown}, "_id": {"$gte": chunk_cutoff}}, {"files_id": 1}
             )
             growing = {doc["files_id"] for doc in recent}
-            orphans.chunk_files.extend(file_id for file_id in unknown if file_id not in growing)
+            orphans.orphan_chunk_files.extend(
+                file_id for file_id in unknown if file_id not in growing
+            )
         say("checking the member ids of groups")
         # Every write keeps members and member_ids together; they disagree only
         # where a process of an earlier version wrote (see storage.schema).
@@ -133,14 +137,6 @@ def find_orphans(
             doc["_id"]
             for doc in db.group_locks.find({"expires_at": {"$lte": utc_now()}}, {"_id": 1})
         ]
-    say(
-        f"found {len(orphans.groups)} orphan groups, {len(orphans.files)} orphan files, "
-        f"{len(orphans.broken_files)} listed files with bytes missing, "
-        f"chunks of {len(orphans.chunk_files)} missing files, "
-        f"{len(orphans.stale_locks)} stale leases, "
-        f"{len(orphans.unsynced_members)} groups with member ids to rewrite, "
-        f"{len(orphans.unsynced_files)} files to list again"
-    )
     return orphans
 
 
@@ -178,12 +174,12 @@ def remove_orphans(
     for file_id in orphans.unsynced_files:
         fs.sync_group_id(file_id)
     with translated():
-        for batch in _batches(iter(orphans.groups)):
+        for batch in _batches(iter(orphans.orphan_groups)):
             db.groups.delete_many({"_id": {"$in": batch}})
             fs.delete(fs.ids_for_groups(batch))
-        for batch in _batches(iter([*orphans.files, *orphans.broken_files])):
+        for batch in _batches(iter([*orphans.orphan_files, *orphans.broken_files])):
             fs.delete(batch)
-        for batch in _batches(iter(orphans.chunk_files)):
+        for batch in _batches(iter(orphans.orphan_chunk_files)):
             # Claimed first: an upload still streaming (a short grace) or whose
             # files insert is still in flight can then never list these chunks.
             claimed = fs.claim(batch)

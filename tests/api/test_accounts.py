@@ -3,6 +3,7 @@ activation and reset tokens, changing a password, and the `users` member picker.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import AsyncIterator, Callable
@@ -133,7 +134,12 @@ async def test_register_user_refuses_a_short_password_and_a_bidi_name(api: Api) 
 
 
 @pytest.fixture
-async def closed(make_app: Callable[..., Starlette]) -> AsyncIterator[Api]:
+async def closed(
+    make_app: Callable[..., Starlette], store: GroupStore, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Api]:
+    # The library keeps the rule: the store is opened with the settings' account policy.
+    closed_policy = dataclasses.replace(store.users.policy, open_registration=False)
+    monkeypatch.setattr(store.users, "policy", closed_policy)
     app = make_app(open_registration=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:

@@ -29,6 +29,7 @@ def test_host_and_port_options_win_over_the_environment(
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
     monkeypatch.setenv("GROUPSTORE_PORT", "8000")
+    monkeypatch.setenv("GROUPSTORE_HOST", "127.0.0.1")  # main() writes both: undone after
 
     assert gateway.main(["--host", "0.0.0.0", "--port", "9124"]) == 0
 

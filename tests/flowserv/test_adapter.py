@@ -352,7 +352,7 @@ def test_a_rename_that_fails_keeps_one_name_in_both(fsv, deployment, monkeypatch
 
     fail(
         monkeypatch,
-        *((d.store.storage.groups, "update") if step == "group" else (Session, "commit")),
+        *((d.store.storage.groups, "rename") if step == "group" else (Session, "commit")),
     )
     with pytest.raises(Boom), d.factory(user_id=d.users[0]) as api:
         api.groups().update_group(group["id"], name="other")
@@ -373,7 +373,7 @@ def test_repair_removes_what_a_failed_undo_left(fsv, deployment):
         for group_id in (kept, files_only):
             api.uploads().upload_file(group_id, fsv.IOBuffer(io.BytesIO(b"x")), "x.txt")
     d.store.groups.delete_group(orphan_anchor)  # as if the delete's commit and undo failed
-    d.store.storage.groups.delete(files_only, {})  # as if the delete failed at its files
+    d.store.storage.groups.delete(files_only)  # as if the delete failed at its files
     with d.db.session() as session:  # as if the create's commit and undo failed
         session.delete(session.get(fsv.GroupObject, files_only))
         manager = fsv.adapter.WorkflowGroupManager(session, store=d.store).manager
