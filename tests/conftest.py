@@ -30,7 +30,8 @@ import pytest
 
 import groupstore
 from groupstore import GroupStore, User, Workflow
-from tests.backend import BACKEND, BACKENDS, CHEAP_HASHER, MONGO_URI, new_store_uri
+from tests.backend import BACKEND, BACKENDS, MONGO_URI, new_store_uri
+from tests.support import cheap_hashing
 
 FERRETDB_BACKENDS = ("ferretdb-sqlite", "ferretdb-postgresql")
 
@@ -100,8 +101,9 @@ def store_factory() -> Iterator[callable]:  # type: ignore[valid-type]
 
     def factory(database: str | None = None, **kwargs: object) -> GroupStore:
         uri, fresh = new_store_uri()
-        store = groupstore.connect(uri, database=database or fresh, **kwargs)  # type: ignore[arg-type]
-        store.users.hasher = CHEAP_HASHER
+        store = cheap_hashing(
+            groupstore.connect(uri, database=database or fresh, **kwargs)  # type: ignore[arg-type]
+        )
         opened.append(store)
         return store
 

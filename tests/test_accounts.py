@@ -28,24 +28,9 @@ from groupstore import (
 )
 from groupstore.passwords import HashingSlots
 from tests.backend import PASSWORD
+from tests.support import CountingHasher
 
 WRONG = "wrong-password"
-
-
-class CountingHasher(PasswordHasher):
-    """The tests' cheap Argon2, counting every hash and verification."""
-
-    def __init__(self) -> None:
-        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
-        self.calls = 0
-
-    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
-        self.calls += 1
-        return super().hash(password, salt=salt)
-
-    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
-        self.calls += 1
-        return super().verify(hash, password)
 
 
 @pytest.fixture

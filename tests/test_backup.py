@@ -16,8 +16,8 @@ import groupstore
 from groupstore import GroupStore
 from groupstore.backup import Manifest, backup, restore, verify_archive
 from groupstore.errors import ArchiveError, StoreNotEmptyError, TruncatedArchiveError
-from tests.backend import CHEAP_HASHER
 from tests.cli_helpers import Cli
+from tests.support import cheap_hashing
 
 SPEC = {"a.b": [[1, 2], [3]], "$ref": "x", "ünï": {"c.d": None}}
 BIG = bytes(range(256)) * 2000  # 512,000 bytes: a full chunk and a short one
@@ -40,9 +40,7 @@ def populate(store: GroupStore) -> dict[str, str]:
 
 
 def memory_store() -> GroupStore:
-    store = groupstore.connect("mongomock://")
-    store.users.hasher = CHEAP_HASHER
-    return store
+    return cheap_hashing(groupstore.connect("mongomock://"))
 
 
 def take_backup(store: GroupStore, path: Path) -> Manifest:

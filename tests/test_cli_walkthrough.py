@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import pytest
 
 from tests.backend import MONGO_URI
 from tests.cli_helpers import REPO
+from tests.support import first_response, free_port
 
 BIG = 100 * 1024 * 1024
 
@@ -73,13 +72,6 @@ def shell(tmp_path: Path, request: pytest.FixtureRequest):
         store.client.drop_database(database)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_scripts_serve_memory_starts_the_gateway_on_the_in_memory_store(tmp_path: Path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
@@ -90,15 +82,10 @@ def test_scripts_serve_memory_starts_the_gateway_on_the_in_memory_store(tmp_path
     )  # fmt: skip
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            deadline = time.monotonic() + 120  # a first run sets up .venv
-            while True:
-                assert server.poll() is None, server.communicate()[0]
-                try:
-                    health = http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "scripts/serve did not start"
-                    time.sleep(0.2)
+            # A first run sets up .venv: up to 120 s.
+            health = first_response(
+                http, server, "/healthz", timeout=120, interval=0.2, what="scripts/serve"
+            )
             registered = http.post(
                 "/graphql",
                 json={"query": 'mutation { registerUser(username: "ann", password: "pw pw pw pw") '

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from graphql import parse, validate
 import groupstore
 from groupstore import local
 from tests.cli_helpers import REPO
+from tests.support import free_port
 
 pytestmark = [
     pytest.mark.local_store,
@@ -50,13 +50,6 @@ def section(title: str) -> list[tuple[str, str]]:
     end = text.find("\n## ", start + 1)
     body = text[start : end if end != -1 else len(text)]
     return re.findall(r"^```(\w*)\n(.*?)^```$", body, flags=re.S | re.M)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Served:

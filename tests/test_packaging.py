@@ -10,12 +10,10 @@ trip on the test backend, and the gateway's ``/healthz``.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import sysconfig
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pytest
 
 import groupstore
 from tests.backend import new_store_uri
+from tests.support import first_response, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -156,9 +155,7 @@ def test_the_installed_library_does_a_round_trip(installed: Path):
 
 
 def test_the_installed_gateway_answers_healthz_and_serves_graphiql(installed: Path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
     server = subprocess.Popen(
         [str(installed / "bin" / "groupstore-gateway"), "--port", str(port)],
@@ -168,16 +165,10 @@ def test_the_installed_gateway_answers_healthz_and_serves_graphiql(installed: Pa
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            while True:
-                assert server.poll() is None, server.communicate()[0]
-                try:
-                    health = http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the gateway did not start"
-                    time.sleep(0.1)
+            health = first_response(
+                http, server, "/healthz", timeout=60, interval=0.1, what="the gateway"
+            )
             page = http.get("/graphql", headers={"accept": "text/html"})
         assert health.json() == {"status": "ok"}
         assert page.status_code == 200 and "graphiql" in page.text.lower()

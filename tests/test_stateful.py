@@ -24,7 +24,8 @@ from groupstore import (
     UnknownUserError,
     UnknownWorkflowGroupError,
 )
-from tests.backend import CHEAP_HASHER, MONGO_URI, PASSWORD, new_store_uri
+from tests.backend import MONGO_URI, PASSWORD, new_store_uri
+from tests.support import cheap_hashing
 
 NAMES = st.sampled_from(["a", "b", "c", " a ", "", "   ", "x" * 513])
 FILE_NAMES = st.sampled_from(["f.txt", "g.json", "", "../x", "a/b"])
@@ -44,8 +45,7 @@ class GroupStoreMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         uri, database = new_store_uri()
-        self.store = groupstore.connect(uri, database=database)
-        self.store.users.hasher = CHEAP_HASHER
+        self.store = cheap_hashing(groupstore.connect(uri, database=database))
         # A small chunk size so that a few hundred bytes already span chunks.
         self.store.groups.fs.chunk_size = 128
         self.model: dict[str, ModelGroup] = {}

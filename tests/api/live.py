@@ -20,13 +20,7 @@ from graphql_api.__main__ import server_options
 from graphql_api.app import create_app
 from graphql_api.settings import Settings
 from groupstore import GroupStore
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support import free_port
 
 
 @contextmanager

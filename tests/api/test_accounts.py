@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
 import groupstore
 from groupstore import GroupStore, RecordingSender, User
 from tests.backend import PASSWORD
+from tests.support import CountingHasher
 
 from .conftest import BASE_URL, Api, bearer, error_code
 
@@ -36,20 +36,6 @@ USERS = """query($p: String, $f: Int!, $a: String) {
     edges { cursor node { id username } } nodes { username }
     pageInfo { hasNextPage endCursor } } }"""
 ME = "{ me { id } }"
-
-
-class CountingHasher(PasswordHasher):
-    def __init__(self) -> None:
-        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
-        self.calls = 0
-
-    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
-        self.calls += 1
-        return super().hash(password, salt=salt)
-
-    def verify(self, hash: str | bytes, password: str | bytes) -> Any:
-        self.calls += 1
-        return super().verify(hash, password)
 
 
 @pytest.fixture

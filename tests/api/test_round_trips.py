@@ -21,6 +21,7 @@ from graphql_api.app import create_app
 from graphql_api.settings import Settings
 from groupstore import GroupStore
 from tests.backend import MONGO_URI, PASSWORD
+from tests.support import CommandCounter
 
 from .conftest import BASE_URL, PREFLIGHT, bearer, upload_form
 
@@ -35,23 +36,7 @@ MONGOMOCK_COMMANDS = (
 AUTHENTICATION = 1  # authenticate(): the key document carries its user
 
 
-class Counter(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.database: str | None = None
-        self.commands: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.database_name == self.database:
-            self.commands.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-_LISTENER = Counter()
+_LISTENER = CommandCounter(on=False)
 if MONGO_URI:
     # Applies to clients created from now on: the stores of these tests.
     monitoring.register(_LISTENER)
@@ -60,17 +45,17 @@ if MONGO_URI:
 @pytest.fixture
 def counted(
     store_factory: Callable[..., GroupStore], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[GroupStore, Counter]]:
+) -> Iterator[tuple[GroupStore, CommandCounter]]:
     store = store_factory()
-    _LISTENER.database = store.db.name
+    _LISTENER.database, _LISTENER.on = store.db.name, True
     _LISTENER.commands = []
     if not MONGO_URI:
         _count_mongomock_calls(monkeypatch, _LISTENER)
     yield store, _LISTENER
-    _LISTENER.database = None
+    _LISTENER.database, _LISTENER.on = None, False
 
 
-def _count_mongomock_calls(monkeypatch: pytest.MonkeyPatch, counter: Counter) -> None:
+def _count_mongomock_calls(monkeypatch: pytest.MonkeyPatch, counter: CommandCounter) -> None:
     depth = threading.local()  # mongomock calls itself (find_one -> find): count the outer call
 
     def counting(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -95,7 +80,7 @@ PAGE = """{ groups(first: 50) { edges { cursor node {
     name owner { username } members { username } } } pageInfo { hasNextPage } } }"""
 
 
-async def _page_of_50(store: GroupStore, counter: Counter) -> tuple[list[str], str]:
+async def _page_of_50(store: GroupStore, counter: CommandCounter) -> tuple[list[str], str]:
     users = [store.users.register_user(f"user{i}", PASSWORD) for i in range(12)]
     workflow = store.workflows.create_workflow("wf")
     for i in range(50):
@@ -118,7 +103,7 @@ async def _page_of_50(store: GroupStore, counter: Counter) -> tuple[list[str], s
 
 
 async def test_a_page_of_50_groups_with_member_names_costs_2_round_trips_after_authentication(
-    counted: tuple[GroupStore, Counter],
+    counted: tuple[GroupStore, CommandCounter],
 ) -> None:
     store, counter = counted
 
@@ -128,7 +113,9 @@ async def test_a_page_of_50_groups_with_member_names_costs_2_round_trips_after_a
     assert len(commands) - AUTHENTICATION <= 2, commands
 
 
-async def test_authentication_costs_1_round_trip(counted: tuple[GroupStore, Counter]) -> None:
+async def test_authentication_costs_1_round_trip(
+    counted: tuple[GroupStore, CommandCounter],
+) -> None:
     store, counter = counted
     store.users.register_user("u", PASSWORD)
     token = store.users.login_user("u", PASSWORD).token
@@ -143,7 +130,7 @@ async def test_authentication_costs_1_round_trip(counted: tuple[GroupStore, Coun
 
 
 async def test_a_page_of_50_groups_with_member_names_costs_at_most_3_round_trips_in_total(
-    counted: tuple[GroupStore, Counter],
+    counted: tuple[GroupStore, CommandCounter],
 ) -> None:
     store, counter = counted
 
@@ -160,14 +147,14 @@ def _team(store: GroupStore) -> tuple[str, str, str]:
     return store.users.login_user("owner", PASSWORD).token, owner.user_id, group.group_id
 
 
-def _library_cost(store: GroupStore, counter: Counter, call: Callable[[], object]) -> int:
+def _library_cost(store: GroupStore, counter: CommandCounter, call: Callable[[], object]) -> int:
     counter.commands.clear()
     call()
     return len(counter.commands)
 
 
 async def _gateway_cost(
-    store: GroupStore, counter: Counter, token: str, **request: Any
+    store: GroupStore, counter: CommandCounter, token: str, **request: Any
 ) -> list[str]:
     app = create_app(store=store, settings=Settings())
     async with httpx.AsyncClient(
@@ -181,7 +168,7 @@ async def _gateway_cost(
 
 
 async def test_a_members_upload_through_the_gateway_costs_what_the_library_call_costs(
-    counted: tuple[GroupStore, Counter],
+    counted: tuple[GroupStore, CommandCounter],
 ) -> None:
     store, counter = counted
     token, owner, group_id = _team(store)
@@ -195,7 +182,7 @@ async def test_a_members_upload_through_the_gateway_costs_what_the_library_call_
 
 
 async def test_a_rename_through_the_gateway_costs_what_the_library_call_costs(
-    counted: tuple[GroupStore, Counter],
+    counted: tuple[GroupStore, CommandCounter],
 ) -> None:
     store, counter = counted
     token, owner, group_id = _team(store)
@@ -212,7 +199,7 @@ async def test_a_rename_through_the_gateway_costs_what_the_library_call_costs(
 
 
 async def test_a_group_delete_through_the_gateway_costs_what_the_library_call_costs(
-    counted: tuple[GroupStore, Counter],
+    counted: tuple[GroupStore, CommandCounter],
 ) -> None:
     store, counter = counted
     token, owner, group_id = _team(store)

@@ -22,9 +22,10 @@ from graphql_api.settings import Settings
 from groupstore import Group, GroupStore, UploadedFile
 from groupstore.storage.files import GridFSStore
 from tests.backend import PASSWORD
+from tests.support import CommandCounter
 
 from .conftest import TestClient
-from .test_round_trips import Counter, counted  # noqa: F401 - the counting store fixture
+from .test_round_trips import counted  # noqa: F401 - the counting store fixture
 from .test_subscriptions import (
     FILES_CHANGED,
     GROUP_CHANGED,
@@ -191,7 +192,7 @@ def counting_client(store: GroupStore) -> Iterator[TestClient]:
 
 
 def test_an_event_costs_one_read_for_50_subscriptions(
-    counted: tuple[GroupStore, Counter],  # noqa: F811
+    counted: tuple[GroupStore, CommandCounter],  # noqa: F811
 ) -> None:
     store, counter = counted
     owner = store.users.register_user("owner", PASSWORD)

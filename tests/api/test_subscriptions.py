@@ -17,7 +17,8 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from groupstore import Group, GroupStore
-from tests.backend import CHEAP_HASHER, PASSWORD
+from tests.backend import PASSWORD
+from tests.support import cheap_hashing
 
 from .conftest import TestClient
 
@@ -227,8 +228,7 @@ def test_change_stream_events_fall_back_to_polling_where_there_are_none(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         with TestClient(create_app(settings=settings)) as http:
-            store = http.app.state.store  # type: ignore[attr-defined]
-            store.users.hasher = CHEAP_HASHER
+            store = cheap_hashing(http.app.state.store)  # type: ignore[attr-defined]
             alice = store.users.register_user("alice", PASSWORD)
             workflow = store.workflows.create_workflow("w")
             team = store.groups.create_group(workflow.workflow_id, "t", user_id=alice.user_id)

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import httpx
 import pytest
 
 from tests.backend import MONGO_URI, new_store_uri
+from tests.support import free_port, gateway_env, stop_process, wait_answering
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = float(os.environ.get("GROUPSTORE_TEST_GATEWAY_START_TIMEOUT", "60"))
@@ -54,23 +52,10 @@ class Gateway:
             pytest.fail(f"the gateway exited with {code}:\n{self.log()}")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _gateway_env(
     port: int, mongo_uri: str, database: str, settings: dict[str, str]
 ) -> dict[str, str]:
-    # Only the settings chosen here: nothing inherited from the developer's shell.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
-    env.update(
-        GROUPSTORE_HOST="127.0.0.1",
-        GROUPSTORE_PORT=str(port),
-        GROUPSTORE_MONGO_URI=mongo_uri,
-        GROUPSTORE_DATABASE=database,
+    defaults = dict(
         GROUPSTORE_GRAPHIQL="true",
         GROUPSTORE_INTROSPECTION="true",
         GROUPSTORE_LOG_LEVEL="INFO",
@@ -78,43 +63,18 @@ def _gateway_env(
         # One session-wide gateway serves every test, all registering from 127.0.0.1;
         # the registration limits are tested in tests/api/test_accounts.py.
         GROUPSTORE_REGISTRATIONS_PER_ADDRESS="0",
-        PYTHONUNBUFFERED="1",
     )
-    env.update(settings)
-    return env
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT)
+    return gateway_env(port, mongo_uri, database, {**defaults, **settings})
 
 
 def _wait_healthy(gateway: Gateway) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    last_error: Exception | str = "no attempt"
-    with httpx.Client(timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            if gateway.process.poll() is not None:
-                raise RuntimeError(
-                    f"the gateway exited with {gateway.process.returncode} at start-up:\n"
-                    f"{gateway.log()}"
-                )
-            try:
-                response = http.get(f"{gateway.url}/healthz")
-                if response.status_code == 200:
-                    return
-                last_error = f"/healthz answered {response.status_code}: {response.text[:200]}"
-            except httpx.TransportError as exc:
-                last_error = exc
-            time.sleep(0.1)
-    raise RuntimeError(
-        f"the gateway did not become healthy within {START_TIMEOUT}s ({last_error}):\n"
-        f"{gateway.log()}"
+    wait_answering(
+        gateway.process,
+        f"{gateway.url}/healthz",
+        timeout=START_TIMEOUT,
+        log=gateway.log,
+        interval=0.1,
+        request_timeout=2.0,
     )
 
 
@@ -138,7 +98,7 @@ def running_gateway(store: tuple[str, str] | None = None, **settings: str) -> It
         started: Gateway | None = None
         try:
             for _attempt in range(3):  # a free port can be taken before the server binds it
-                port = _free_port()
+                port = free_port()
                 output.seek(0)
                 output.truncate()
                 process = subprocess.Popen(
@@ -153,7 +113,7 @@ def running_gateway(store: tuple[str, str] | None = None, **settings: str) -> It
                 try:
                     _wait_healthy(candidate)
                 except RuntimeError:
-                    _stop(process)
+                    stop_process(process, STOP_TIMEOUT)
                     if "address already in use" in candidate.log().lower():
                         continue
                     raise
@@ -164,7 +124,7 @@ def running_gateway(store: tuple[str, str] | None = None, **settings: str) -> It
             yield started
         finally:
             if started is not None:
-                _stop(started.process)
+                stop_process(started.process, STOP_TIMEOUT)
                 code = started.process.returncode
                 # uvicorn exits 0 on SIGTERM; anything else means it crashed or hung.
                 if code not in (0, -15):

@@ -20,12 +20,13 @@ from collections.abc import Iterator
 
 from tests.load.figures import format_figures
 from tests.load.runner import Fault, both, drop, freeze, kill, run
-from tests.load.servers import Database, private_database
+from tests.load.servers import private_database
 from tests.load.workload import Config
+from tests.support import FerretDB
 
 
 @contextlib.contextmanager
-def _server(uri: str | None) -> Iterator[tuple[str, Database | None]]:
+def _server(uri: str | None) -> Iterator[tuple[str, FerretDB | None]]:
     if uri:
         yield uri, None
         return

@@ -16,7 +16,7 @@ from typing import Any
 import groupstore
 from tests.load.checks import Final, check_repair, check_state
 from tests.load.figures import figures
-from tests.load.servers import Database, running_gateway
+from tests.load.servers import running_gateway
 from tests.load.workload import (
     Config,
     Ledger,
@@ -24,6 +24,7 @@ from tests.load.workload import (
     run_load,
     setup_world,
 )
+from tests.support import FerretDB
 
 Fault = Callable[[Ledger], Awaitable[None]]
 # The requirement's bounds, with generous slack (they are behaviour bounds, not benchmarks):
@@ -51,7 +52,7 @@ class Result:
         return self.ledger.violations
 
 
-def freeze(database: Database, at: float, seconds: float) -> Fault:
+def freeze(database: FerretDB, at: float, seconds: float) -> Fault:
     """SIGSTOP the database ``at`` seconds into the run, SIGCONT ``seconds`` later."""
 
     async def inject(ledger: Ledger) -> None:
@@ -67,7 +68,7 @@ def freeze(database: Database, at: float, seconds: float) -> Fault:
     return inject
 
 
-def kill(database: Database, at: float, down: float) -> Fault:
+def kill(database: FerretDB, at: float, down: float) -> Fault:
     """SIGKILL the database ``at`` seconds into the run; restart it on its data ``down`` s later."""
 
     async def inject(ledger: Ledger) -> None:

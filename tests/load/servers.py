@@ -1,6 +1,6 @@
 """The processes a load run drives: a FerretDB it may freeze or kill, and gateway processes.
 
-``Database`` is a FerretDB of the run's own (``scripts/ferretdb start --dir``),
+``FerretDB`` (tests/support.py) is a FerretDB of the run's own (``scripts/ferretdb start --dir``),
 so a fault test can stop it (SIGSTOP), kill it (SIGKILL) and start it again
 on the same data without disturbing the suite's shared server.
 ``start_gateway`` runs ``python -m graphql_api`` as the e2e tests do, with
@@ -11,84 +11,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import httpx
-
 from tests.e2e.server import Gateway
+from tests.support import FerretDB, free_port, gateway_env, stop_process, wait_answering
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "ferretdb"
 START_TIMEOUT = float(os.environ.get("GROUPSTORE_TEST_GATEWAY_START_TIMEOUT", "60"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Database:
-    """A FerretDB on its own port and data directory (kept across kill and restart)."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.directory = directory
-        self.port = port or free_port()
-        self.uri = f"mongodb://127.0.0.1:{self.port}/"
-
-    def _run(self, *args: str) -> None:
-        result = subprocess.run(
-            [str(SCRIPT), *args, "--port", str(self.port), "--dir", str(self.directory)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"scripts/ferretdb {args[0]} failed:\n{result.stderr}")
-
-    @property
-    def pid(self) -> int:
-        return int((self.directory / "ferretdb.pid").read_text())
-
-    def start(self) -> None:
-        self._run("start")
-
-    def stop(self) -> None:
-        self._run("stop", "--keep")
-
-    def freeze(self) -> None:
-        """SIGSTOP: the server keeps its connections but answers nothing."""
-        os.kill(self.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.kill(self.pid, signal.SIGCONT)
-
-    def kill(self) -> None:
-        """SIGKILL, as in a crash; returns once the process is gone."""
-        pid = self.pid
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # not our child (the script started it): poll
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.02)
-        raise RuntimeError(f"ferretdb {pid} survived SIGKILL")
-
-
 @contextlib.contextmanager
-def private_database(port: int | None = None) -> Iterator[Database]:
+def private_database(port: int | None = None) -> Iterator[FerretDB]:
     """A started FerretDB in a temporary directory; stopped and removed on exit."""
     with tempfile.TemporaryDirectory(prefix="groupstore-load-") as tmp:
-        database = Database(Path(tmp) / "ferretdb", port)
+        database = FerretDB(Path(tmp) / "ferretdb", port)
         database.start()
         try:
             yield database
@@ -99,21 +39,6 @@ def private_database(port: int | None = None) -> Iterator[Database]:
                 database.stop()
 
 
-def gateway_env(port: int, uri: str, database: str, extra: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPSTORE_")}
-    env.update(
-        GROUPSTORE_HOST="127.0.0.1",
-        GROUPSTORE_PORT=str(port),
-        GROUPSTORE_MONGO_URI=uri,
-        GROUPSTORE_DATABASE=database,
-        GROUPSTORE_GRAPHIQL="false",
-        GROUPSTORE_LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
 def spawn_gateway(uri: str, database: str, extra_env: Mapping[str, str]) -> Gateway:
     """Start ``python -m graphql_api`` (not waiting for it); its output goes to a temp file."""
     port = free_port()
@@ -121,7 +46,12 @@ def spawn_gateway(uri: str, database: str, extra_env: Mapping[str, str]) -> Gate
     process = subprocess.Popen(
         [sys.executable, "-m", "graphql_api"],
         cwd=REPO,
-        env=gateway_env(port, uri, database, extra_env),
+        env=gateway_env(
+            port,
+            uri,
+            database,
+            {"GROUPSTORE_GRAPHIQL": "false", "GROUPSTORE_LOG_LEVEL": "WARNING", **extra_env},
+        ),
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,
@@ -131,36 +61,13 @@ def spawn_gateway(uri: str, database: str, extra_env: Mapping[str, str]) -> Gate
 
 def wait_ready(gateway: Gateway, timeout: float = START_TIMEOUT) -> float:
     """Seconds until ``/readyz`` answered 200; RuntimeError if the process exits or never is."""
-    started = time.monotonic()
-    deadline = started + timeout
-    last: object = "no attempt"
-    with httpx.Client(timeout=5.0) as http:
-        while time.monotonic() < deadline:
-            if gateway.process.poll() is not None:
-                raise RuntimeError(
-                    f"the gateway exited with {gateway.process.returncode} at start-up:\n"
-                    f"{gateway.log()}"
-                )
-            try:
-                response = http.get(f"{gateway.url}/readyz")
-                if response.status_code == 200:
-                    return time.monotonic() - started
-                last = f"/readyz answered {response.status_code}"
-            except httpx.TransportError as exc:
-                last = exc
-            time.sleep(0.05)
-    raise RuntimeError(f"the gateway was not ready within {timeout}s ({last}):\n{gateway.log()}")
+    return wait_answering(
+        gateway.process, f"{gateway.url}/readyz", timeout=timeout, log=gateway.log
+    )
 
 
 def stop_gateway(gateway: Gateway) -> None:
-    process = gateway.process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    stop_process(gateway.process)
     gateway.output.close()
 
 

@@ -23,11 +23,12 @@ import pytest
 
 import groupstore
 from groupstore import StoreUnavailableError
-from tests.backend import CHEAP_HASHER, MONGO_URI
+from tests.backend import MONGO_URI
 from tests.load.figures import format_figures
 from tests.load.runner import Result, drop, freeze, kill, run
 from tests.load.servers import private_database, spawn_gateway, stop_gateway, wait_ready
 from tests.load.workload import Config
+from tests.support import cheap_hashing
 
 pytestmark = [pytest.mark.real_server, pytest.mark.load]
 
@@ -176,8 +177,7 @@ LIBRARY_FACTOR, LIBRARY_SLACK = 3.0, 2.0
 def test_a_call_in_flight_when_the_server_freezes_fails_within_the_bound() -> None:
     timeout = 1.0
     with private_database() as database:
-        store = groupstore.connect(database.uri, database="freeze", timeout=timeout)
-        store.users.hasher = CHEAP_HASHER
+        store = cheap_hashing(groupstore.connect(database.uri, database="freeze", timeout=timeout))
         try:
             user = store.users.register_user("alice", "a long password")
             outcome: list[BaseException | None] = []

@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 import groupstore
-from tests.backend import CHEAP_HASHER
+from tests.support import cheap_hashing
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -162,7 +162,7 @@ class Ledger:
 def setup_world(uri: str, database: str, config: Config) -> World:
     """Users, API keys, a workflow and the groups, made through the library (fast, cheap hashes)."""
     with groupstore.connect(uri, database=database) as store:
-        store.users.hasher = CHEAP_HASHER
+        cheap_hashing(store)
         owner = store.users.register_user("owner", "owner-password")
         clients = [
             store.users.register_user(f"c{i}", f"c{i}-password") for i in range(config.clients)

@@ -17,7 +17,7 @@ import pytest
 import groupstore
 from groupstore.backup import restore
 from tests.backend import BACKEND, new_store_uri
-from tests.real_server.conftest import PrivateServer
+from tests.support import FerretDB
 from tests.test_backup import BIG, SPEC, memory_store, populate, take_backup
 
 pytestmark = pytest.mark.skipif(
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_round_trip_memory_sqlite_postgresql_memory_keeps_the_manifest(
-    private_server: PrivateServer, tmp_path: Path
+    private_server: FerretDB, tmp_path: Path
 ) -> None:
     source = memory_store()
     ids = populate(source)

@@ -2,58 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from pymongo import monitoring
 
 import groupstore
-from tests.backend import CHEAP_HASHER, MONGO_URI, PASSWORD, new_store_uri
+from tests.backend import PASSWORD
+from tests.support import CommandCounter, counted_store
 
 pytestmark = pytest.mark.real_server
 CHANGE_COST = 1
 """Every acknowledged write appends its change to the change log (docs/events.md): one insert."""
 
 
-class CommandCounter(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.commands: list[str] = []
-        self.active = False
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if self.active:
-            self.commands.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    @contextmanager
-    def count(self) -> Iterator[list[str]]:
-        self.commands = []
-        self.active = True
-        try:
-            yield self.commands
-        finally:
-            self.active = False
-
-
 @pytest.fixture
 def counted():
-    counter = CommandCounter()
-    _, database = new_store_uri()
-    store = groupstore.connect(
-        MONGO_URI, database=database, client_options={"event_listeners": [counter]}
-    )
-    store.users.hasher = CHEAP_HASHER
-    try:
+    counter = CommandCounter(on=False)
+    with counted_store(counter) as store:
         yield store, counter
-    finally:
-        store.client.drop_database(database)
-        store.close()
 
 
 @pytest.fixture

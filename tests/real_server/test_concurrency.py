@@ -10,7 +10,8 @@ import pytest
 
 import groupstore
 from groupstore import ConstraintViolationError
-from tests.backend import CHEAP_HASHER, MONGO_URI, PASSWORD
+from tests.backend import MONGO_URI, PASSWORD
+from tests.support import cheap_hashing
 
 pytestmark = pytest.mark.real_server
 
@@ -145,7 +146,7 @@ def test_concurrent_uploads_and_deletes_on_one_group_stay_consistent(store, work
 
 def test_store_is_usable_from_many_threads(store, workflow, owner):
     """One GroupStore (one MongoClient) is shared by all threads, as the gateway does."""
-    store.users.hasher = CHEAP_HASHER
+    cheap_hashing(store)
     results = _race(
         16,
         lambda i: (

@@ -7,55 +7,24 @@ filter makes FerretDB decode the whole collection (storage/files.py, docs/ferret
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import gridfs
 import pytest
-from pymongo import monitoring
 
-import groupstore
-from tests.backend import BACKEND, CHEAP_HASHER, MONGO_URI, PASSWORD, new_store_uri
+from tests.backend import BACKEND, PASSWORD
+from tests.support import CommandCounter, counted_store
 
 pytestmark = pytest.mark.real_server
 
 
-class Commands(monitoring.CommandListener):
-    """The (command, collection, filter) of each command while ``on``."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, Any, dict[str, Any]]] = []
-        self.on = False
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if self.on:
-            command = event.command
-            self.seen.append(
-                (event.command_name, command.get(event.command_name), command.get("filter", {}))
-            )
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 @pytest.fixture
 def counted():
-    commands = Commands()
-    _, database = new_store_uri()
-    store = groupstore.connect(
-        MONGO_URI, database=database, client_options={"event_listeners": [commands]}
-    )
-    store.users.hasher = CHEAP_HASHER
-    try:
+    commands = CommandCounter(on=False)
+    with counted_store(commands) as store:
         alice = store.users.register_user("alice", PASSWORD)
         workflow = store.workflows.create_workflow("wf")
         group = store.groups.create_group(workflow.workflow_id, "G", user_id=alice.user_id)
         yield store, commands, group
-    finally:
-        store.client.drop_database(database)
-        store.close()
 
 
 def download(store, group_id: str, file_id: str) -> bytes:

@@ -11,7 +11,8 @@ import pytest
 
 import groupstore
 from groupstore import StoreUnavailableError
-from tests.backend import CHEAP_HASHER, PASSWORD
+from tests.backend import PASSWORD
+from tests.support import cheap_hashing
 
 pytestmark = pytest.mark.real_server
 
@@ -20,8 +21,9 @@ TIMEOUT = 2.0  # seconds; connect(timeout=...) bounds every call
 
 @pytest.fixture
 def outage_store(private_server):
-    store = groupstore.connect(private_server.uri, database="outage", timeout=TIMEOUT)
-    store.users.hasher = CHEAP_HASHER
+    store = cheap_hashing(
+        groupstore.connect(private_server.uri, database="outage", timeout=TIMEOUT)
+    )
     yield store
     store.close()
 
