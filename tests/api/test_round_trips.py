@@ -63,6 +63,7 @@ def _count_mongomock_calls(monkeypatch: pytest.MonkeyPatch, counter: CommandCoun
             outer = getattr(depth, "n", 0) == 0
             if outer and self.database.name == counter.database:
                 counter.commands.append(name)
+                counter.seen.append((name, self.name, {}))
             depth.n = getattr(depth, "n", 0) + 1
             try:
                 return method(self, *args, **kwargs)

@@ -200,20 +200,30 @@ def test_an_event_costs_one_read_for_50_subscriptions(
     group = store.groups.create_group(workflow.workflow_id, "g", [], {}, user_id=owner.user_id)
     token = store.users.login_user("owner", PASSWORD).token
     with counting_client(store) as http:
-        counter.commands.clear()
+        counter.seen.clear()
         graphql(http, token, RENAME, g=group.group_id, name="alone")
-        rename_alone = len(counter.commands)
+        rename_alone = foreground(counter.seen)
         with socket(http, token) as ws:
             for op in range(50):
                 data(subscribe(ws, GROUP_CHANGED, group.group_id, op=str(op)))
-            counter.commands.clear()
+            counter.seen.clear()
             graphql(http, token, RENAME, g=group.group_id, name="watched")
             delivered = [data(ws.receive_json()) for _ in range(50)]
-            commands = list(counter.commands)
+            commands = foreground(counter.seen)
 
     assert all(d == {"kind": "GROUP_UPDATED", "group": {"name": "watched"}} for d in delivered)
-    # One read of the group for all 50, plus at most one session check meanwhile.
-    assert len(commands) - rename_alone <= 2, commands
+    # One read of the group for all 50.
+    assert len(commands) - len(rename_alone) <= 1, (rename_alone, commands)
+
+
+BACKGROUND = {"changes", "api_keys"}
+"""What a gateway reads on a clock, not per event: the change log it polls (every
+0.2 s) and the session checks of open sockets (every 0.5 s). How many fall into a
+window depends on how long the window lasts, so the per-event count leaves them out."""
+
+
+def foreground(seen: list[tuple[str, Any, dict[str, Any]]]) -> list[tuple[str, Any]]:
+    return [(name, collection) for name, collection, _ in seen if collection not in BACKGROUND]
 
 
 def test_a_slow_store_does_not_stall_http_while_file_subscriptions_read(
