@@ -35,7 +35,11 @@ Fault = Callable[[Ledger], Awaitable[None]]
 # 10 s heartbeat or 30 s socket timeout, or a writer waiting 15 s for a dead writer's lease.
 BOUND_FACTOR = 3.0
 BOUND_SLACK = 5.0
-READY_BOUND = 2.5
+READY_BOUND = 5.0
+# (2.5 s until the change-log broker and the socket session watcher joined the gateway's
+# loop: under 32 clients on this 2-core machine /readyz then took 2.77-2.89 s with status
+# 200 in 2 of 6 real-server runs: a latency to investigate (closing note of issue 18),
+# not a hang; 5 s still catches the 10 s heartbeat and 30 s socket waits this bound is for.)
 
 
 @dataclass
